@@ -1,0 +1,7 @@
+"""Run the tap with `python -m tap_twitter_metrics`."""
+
+from __future__ import annotations
+
+from tap_twitter_metrics.tap import TapTwitterMetrics
+
+TapTwitterMetrics.cli()
