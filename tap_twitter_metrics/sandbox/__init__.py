@@ -1,0 +1,301 @@
+"""Offline X API v2 emulator: the data, HTTP behaviour and credentials the tap is tested against.
+
+Usage::
+
+    with Sandbox(SandboxOptions(seed=7)) as sb:
+        config = {**sb.config_for("oauth1"), "user_ids": [sb.world.main_user_id]}
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tap_twitter_metrics.sandbox.api import Api
+from tap_twitter_metrics.sandbox.auth import CREDENTIALS, Authenticator
+from tap_twitter_metrics.sandbox.faults import FAULT_KINDS, Fault, FaultTable, RateLimiter
+from tap_twitter_metrics.sandbox.server import (
+    LoggedRequest,
+    Reply,
+    SandboxApp,
+    SandboxHTTPServer,
+    json_reply,
+    logged_as_dict,
+)
+from tap_twitter_metrics.sandbox.world import (
+    MAIN_USER_ID,
+    PARTNER_USER_ID,
+    Media,
+    Post,
+    User,
+    World,
+    default_now,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+    from types import TracebackType
+
+__all__ = [
+    "CREDENTIALS",
+    "FAULT_KINDS",
+    "MAIN_USER_ID",
+    "PARTNER_USER_ID",
+    "LoggedRequest",
+    "Media",
+    "Post",
+    "Sandbox",
+    "SandboxOptions",
+    "User",
+    "World",
+]
+
+CONFIG_KINDS = ("bearer", "oauth1", "oauth2", "partner_oauth1")
+
+
+@dataclass
+class SandboxOptions:
+    """How the sandbox world and server behave.
+
+    `rate_limit` is the number of requests allowed per window per route and token identity
+    (None: the published limits). `now` pins the instant the world is generated around
+    (default: the real time at start); private-field visibility always uses the real clock.
+    `not_found_variant` picks how GET /2/tweets/:id reports an unknown id: "errors" (HTTP 200
+    with only `errors`) or "404" (problem body).
+    """
+
+    seed: int = 7
+    posts: int = 240
+    partner_posts: int = 40
+    rate_limit: int | None = None
+    window_seconds: float = 900
+    latency_ms: int = 0
+    promoted_variant: str = "absent"
+    retweet_key: str = "retweet_count"
+    lookup_posts: int = 0
+    oauth2_access_ttl: int = 7200
+    now: datetime | None = None
+    not_found_variant: str = "errors"
+
+    def validate(self) -> None:
+        """Raise ValueError on an impossible option."""
+        if self.promoted_variant not in ("absent", "blank"):
+            msg = "promoted_variant must be 'absent' or 'blank'"
+            raise ValueError(msg)
+        if self.retweet_key not in ("retweet_count", "repost_count"):
+            msg = "retweet_key must be 'retweet_count' or 'repost_count'"
+            raise ValueError(msg)
+        if self.not_found_variant not in ("errors", "404"):
+            msg = "not_found_variant must be 'errors' or '404'"
+            raise ValueError(msg)
+        if min(self.posts, self.partner_posts, self.lookup_posts, self.latency_ms) < 0:
+            msg = "sizes and latency must not be negative"
+            raise ValueError(msg)
+        if self.rate_limit is not None and self.rate_limit < 1:
+            msg = "rate_limit must be at least 1 (or None for the published limits)"
+            raise ValueError(msg)
+        if self.window_seconds <= 0:
+            msg = "window_seconds must be positive"
+            raise ValueError(msg)
+
+
+class Sandbox:
+    """The sandbox server on 127.0.0.1 (a free port unless `port` is given)."""
+
+    def __init__(self, options: SandboxOptions | None = None, *, port: int = 0) -> None:
+        self.options = options or SandboxOptions()
+        self.options.validate()
+        opts = self.options
+        self.world = World(
+            seed=opts.seed,
+            posts=opts.posts,
+            partner_posts=opts.partner_posts,
+            lookup_posts=opts.lookup_posts,
+            now=opts.now or default_now(),
+        )
+        self.faults = FaultTable()
+        self.limiter = RateLimiter(limit=opts.rate_limit, window_seconds=opts.window_seconds)
+        self.authenticator = Authenticator(access_ttl=opts.oauth2_access_ttl)
+        api = Api(
+            self.world,
+            promoted_variant=opts.promoted_variant,
+            retweet_key=opts.retweet_key,
+            not_found_variant=opts.not_found_variant,
+        )
+        self.app = SandboxApp(
+            world=self.world,
+            api=api,
+            auth=self.authenticator,
+            limiter=self.limiter,
+            faults=self.faults,
+            latency_ms=opts.latency_ms,
+            admin=self._admin,
+        )
+        self._port = port
+        self._server: SandboxHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Start serving in a daemon thread."""
+        if self._server is not None:
+            return self
+        self._server = SandboxHTTPServer(("127.0.0.1", self._port), self.app)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="x-api-sandbox",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The port served on."""
+        if self._server is None:
+            msg = "sandbox is not running"
+            raise RuntimeError(msg)
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:PORT (use as the tap's api_url)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- inspection and control -----------------------------------------------------------
+
+    @property
+    def requests(self) -> list[LoggedRequest]:
+        """Every API request served so far (admin requests excluded), oldest first."""
+        return self.app.requests()
+
+    def clear_requests(self) -> None:
+        """Empty the request log."""
+        self.app.clear()
+
+    def advance(self, new_posts: int = 5, metric_growth: bool = True) -> list[Post]:
+        """Add posts to the main account created now; grow metrics of posts under 7 days old."""
+        with self.app.lock:
+            return self.world.advance(
+                new_posts=new_posts, metric_growth=metric_growth, now_ms=int(time.time() * 1000)
+            )
+
+    def add_fault(
+        self,
+        route: str,
+        kind: str,
+        nth: int = 1,
+        times: int = 1,
+        *,
+        retry_after: int = 60,
+        delay: float = 5.0,
+    ) -> Fault:
+        """Inject a fault on the nth matching request from now on (route template or "*")."""
+        return self.faults.add(
+            Fault(
+                route=route, kind=kind, nth=nth, times=times, retry_after=retry_after, delay=delay
+            )
+        )
+
+    def clear_faults(self) -> None:
+        """Remove every pending fault."""
+        self.faults.clear()
+
+    def issue_refresh_token(self, user_id: str | None = None) -> str:
+        """Mint a new OAuth 2.0 refresh token (as after a fresh sign-in) for a user."""
+        return self.authenticator.issue_refresh_token(user_id or self.world.main_user_id)
+
+    def config_for(self, kind: str) -> dict[str, Any]:
+        """Tap config (api_url and credentials only) for bearer, oauth1, oauth2, partner_oauth1."""
+        base: dict[str, Any] = {"api_url": self.url}
+        if kind == "bearer":
+            base["bearer_token"] = CREDENTIALS["bearer_token"]
+        elif kind in ("oauth1", "partner_oauth1"):
+            prefix = "partner_" if kind == "partner_oauth1" else ""
+            base.update(
+                consumer_key=CREDENTIALS["consumer_key"],
+                consumer_secret=CREDENTIALS["consumer_secret"],
+                access_token=CREDENTIALS[f"{prefix}access_token"],
+                access_token_secret=CREDENTIALS[f"{prefix}access_token_secret"],
+            )
+        elif kind == "oauth2":
+            base.update(
+                oauth2_client_id=CREDENTIALS["oauth2_client_id"],
+                oauth2_client_secret=CREDENTIALS["oauth2_client_secret"],
+                oauth2_refresh_token=CREDENTIALS["oauth2_refresh_token"],
+            )
+        else:
+            msg = f"unknown config kind {kind!r}; expected one of {CONFIG_KINDS}"
+            raise ValueError(msg)
+        return base
+
+    # --- admin endpoints ------------------------------------------------------------------
+
+    def _admin(  # noqa: PLR0911 -- one exit per admin route
+        self, method: str, path: str, params: dict[str, str], body: bytes
+    ) -> Reply | None:
+        try:
+            payload: Any = json.loads(body) if body.strip() else {}
+        except ValueError:
+            return json_reply(400, {"error": "body must be JSON"})
+        if not isinstance(payload, dict):
+            return json_reply(400, {"error": "body must be a JSON object"})
+        if path == "/_sandbox/requests" and method == "GET":
+            return json_reply(200, [logged_as_dict(r) for r in self.requests])
+        if path == "/_sandbox/requests" and method == "DELETE":
+            self.clear_requests()
+            return json_reply(200, {"cleared": True})
+        if path == "/_sandbox/world" and method == "GET":
+            with self.app.lock:
+                summary = self.world.summary(full=params.get("full") in ("1", "true"))
+            return json_reply(200, summary)
+        if path == "/_sandbox/advance" and method == "POST":
+            created = self.advance(
+                new_posts=int(payload.get("new_posts", 5)),
+                metric_growth=bool(payload.get("metric_growth", True)),
+            )
+            return json_reply(200, {"created": [p.id for p in created]})
+        if path == "/_sandbox/faults" and method == "POST":
+            try:
+                fault = self.add_fault(
+                    route=str(payload["route"]),
+                    kind=str(payload["kind"]),
+                    nth=int(payload.get("nth", 1)),
+                    times=int(payload.get("times", 1)),
+                    retry_after=int(payload.get("retry_after", 60)),
+                    delay=float(payload.get("delay", 5.0)),
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                return json_reply(400, {"error": str(exc)})
+            return json_reply(200, {"route": fault.route, "kind": fault.kind, "nth": fault.nth})
+        if path == "/_sandbox/faults" and method == "DELETE":
+            self.clear_faults()
+            return json_reply(200, {"cleared": True})
+        return None

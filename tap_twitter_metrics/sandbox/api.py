@@ -1,0 +1,914 @@
+"""The X API v2 read endpoints the sandbox serves: envelopes, fields, filters and problems."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from tap_twitter_metrics.sandbox.world import DAY_MS, Post, User, World, api_time, snowflake
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+
+    from tap_twitter_metrics.sandbox.auth import Caller
+    from tap_twitter_metrics.sandbox.world import Media, Timeline
+
+PROBLEMS = "https://api.twitter.com/2/problems/"
+ID_RE = re.compile(r"^[0-9]{1,19}$")
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
+TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,3}))?Z$")
+
+TWEET_FIELDS = (
+    "article",
+    "attachments",
+    "author_id",
+    "card_uri",
+    "community_id",
+    "context_annotations",
+    "conversation_id",
+    "created_at",
+    "display_text_range",
+    "edit_controls",
+    "edit_history_tweet_ids",
+    "entities",
+    "geo",
+    "id",
+    "in_reply_to_user_id",
+    "lang",
+    "media_metadata",
+    "non_public_metrics",
+    "note_tweet",
+    "organic_metrics",
+    "possibly_sensitive",
+    "promoted_metrics",
+    "public_metrics",
+    "referenced_tweets",
+    "reply_settings",
+    "scopes",
+    "source",
+    "text",
+    "withheld",
+)
+MEDIA_FIELDS = (
+    "alt_text",
+    "duration_ms",
+    "height",
+    "media_key",
+    "non_public_metrics",
+    "organic_metrics",
+    "preview_image_url",
+    "promoted_metrics",
+    "public_metrics",
+    "type",
+    "url",
+    "variants",
+    "width",
+)
+USER_FIELDS = (
+    "affiliation",
+    "connection_status",
+    "created_at",
+    "description",
+    "entities",
+    "id",
+    "location",
+    "most_recent_tweet_id",
+    "name",
+    "pinned_tweet_id",
+    "profile_banner_url",
+    "profile_image_url",
+    "protected",
+    "public_metrics",
+    "receives_your_dm",
+    "subscription_type",
+    "url",
+    "username",
+    "verified",
+    "verified_type",
+    "withheld",
+)
+TWEET_EXPANSIONS = (
+    "article.cover_media",
+    "article.media_entities",
+    "attachments.media_keys",
+    "attachments.media_source_tweet",
+    "attachments.poll_ids",
+    "author_id",
+    "edit_history_tweet_ids",
+    "entities.mentions.username",
+    "geo.place_id",
+    "in_reply_to_user_id",
+    "entities.note.mentions.username",
+    "referenced_tweets.id",
+    "referenced_tweets.id.attachments.media_keys",
+    "referenced_tweets.id.author_id",
+)
+USER_EXPANSIONS = ("affiliation.user_id", "most_recent_tweet_id", "pinned_tweet_id")
+OTHER_FIELD_PARAMS = ("place.fields", "poll.fields")
+TWEET_PARAMS = ("tweet.fields", "media.fields", "user.fields", "expansions", *OTHER_FIELD_PARAMS)
+USER_PARAMS = ("user.fields", "tweet.fields", "expansions")
+TIMELINE_PARAMS = (
+    "end_time",
+    "exclude",
+    "expansions",
+    "id",
+    "max_results",
+    "media.fields",
+    "pagination_token",
+    "place.fields",
+    "poll.fields",
+    "since_id",
+    "start_time",
+    "tweet.fields",
+    "until_id",
+    "user.fields",
+)
+
+_TWEET_PRIVATE_LEAVES = (
+    "impression_count",
+    "like_count",
+    "reply_count",
+    "retweet_count",
+    "url_link_clicks",
+    "user_profile_clicks",
+)
+TWEET_PRIVATE: dict[str, tuple[str, ...]] = {
+    "non_public_metrics": (
+        "impression_count",
+        "url_link_clicks",
+        "user_profile_clicks",
+        "engagements",
+    ),
+    "organic_metrics": _TWEET_PRIVATE_LEAVES,
+    "promoted_metrics": _TWEET_PRIVATE_LEAVES,
+}
+_PLAYBACKS = tuple(f"playback_{q}_count" for q in (0, 25, 50, 75, 100))
+MEDIA_PRIVATE: dict[str, tuple[str, ...]] = {
+    "non_public_metrics": _PLAYBACKS,
+    "organic_metrics": (*_PLAYBACKS, "view_count"),
+    "promoted_metrics": (*_PLAYBACKS, "view_count"),
+}
+TIMELINE_CAP = 3200
+TIMELINE_CAP_NO_REPLIES = 800
+
+
+@dataclass
+class Result:
+    """A handler's answer: HTTP status and JSON body."""
+
+    status: int
+    body: dict[str, Any]
+
+
+class InvalidRequestError(Exception):
+    """Collected 400 problems for one request."""
+
+    def __init__(self, problems: list[dict[str, Any]]) -> None:
+        super().__init__("invalid request")
+        self.problems = problems
+
+
+def invalid_request_body(problems: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return the API's 400 problem body."""
+    return {
+        "errors": problems,
+        "title": "Invalid Request",
+        "detail": "One or more parameters to your request was invalid.",
+        "type": PROBLEMS + "invalid-request",
+    }
+
+
+def _problem(name: str, values: list[str], message: str) -> dict[str, Any]:
+    return {"parameters": {name: values}, "message": message}
+
+
+def not_found(resource_type: str, parameter: str, value: str) -> dict[str, Any]:
+    """Return a partial Not Found Error."""
+    return {
+        "value": value,
+        "detail": f"Could not find {resource_type} with {parameter}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": resource_type,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": PROBLEMS + "resource-not-found",
+    }
+
+
+def not_authorized(resource_type: str, parameter: str, value: str) -> dict[str, Any]:
+    """Return a partial Authorization Error (protected or suspended author)."""
+    noun = "Tweet" if resource_type == "tweet" else "user"
+    return {
+        "value": value,
+        "detail": f"Sorry, you are not authorized to see the {noun} with {parameter}: [{value}].",
+        "title": "Authorization Error",
+        "resource_type": resource_type,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": PROBLEMS + "not-authorized-for-resource",
+    }
+
+
+def field_error(resource_type: str, parameter: str, value: str, field: str) -> dict[str, Any]:
+    """Return one Field Authorization Error (shape recorded from the live API)."""
+    noun = "Tweet" if resource_type == "tweet" else "Media"
+    return {
+        "resource_type": resource_type,
+        "field": field,
+        "parameter": parameter,
+        "resource_id": value,
+        "title": "Field Authorization Error",
+        "section": "data",
+        "value": value,
+        "detail": f"Sorry, you are not authorized to access '{field}' on the {noun} with"
+        f" {parameter} : [{value}].",
+        "type": PROBLEMS + "not-authorized-for-field",
+    }
+
+
+@dataclass
+class Fields:
+    """The field lists and expansions of a request, in the order given."""
+
+    tweet: list[str]
+    media: list[str]
+    user: list[str]
+    expansions: list[str]
+
+    @property
+    def media_expanded(self) -> bool:
+        """Whether `includes.media` is wanted."""
+        return "attachments.media_keys" in self.expansions
+
+    def private_tweet(self) -> list[str]:
+        """Private tweet families asked for."""
+        return [f for f in self.tweet if f in TWEET_PRIVATE]
+
+    def private_media(self) -> list[str]:
+        """Private media families asked for (only meaningful with the media expansion)."""
+        if not self.media_expanded:
+            return []
+        return [f for f in self.media if f in MEDIA_PRIVATE]
+
+
+def _split_list(
+    params: dict[str, str], name: str, allowed: Iterable[str], problems: list[dict[str, Any]]
+) -> list[str]:
+    if name not in params:
+        return []
+    raw = params[name]
+    values = raw.split(",")
+    allowed_set = set(allowed)
+    out: list[str] = []
+    for value in values:
+        if value not in allowed_set:
+            problems.append(
+                _problem(
+                    name,
+                    [value],
+                    f"The `{name}` query parameter value [{value}] is not one of"
+                    f" [{','.join(allowed)}]",
+                )
+            )
+        elif value not in out:
+            out.append(value)
+    return out
+
+
+def parse_fields(
+    params: dict[str, str],
+    problems: list[dict[str, Any]],
+    *,
+    expansions: Iterable[str] = TWEET_EXPANSIONS,
+) -> Fields:
+    """Validate and parse field-list parameters; append problems for bad values."""
+    return Fields(
+        tweet=_split_list(params, "tweet.fields", TWEET_FIELDS, problems),
+        media=_split_list(params, "media.fields", MEDIA_FIELDS, problems),
+        user=_split_list(params, "user.fields", USER_FIELDS, problems),
+        expansions=_split_list(params, "expansions", tuple(expansions), problems),
+    )
+
+
+def check_known_params(
+    params: dict[str, str], allowed: Iterable[str], problems: list[dict[str, Any]]
+) -> None:
+    """Append a problem for every query parameter the endpoint does not know."""
+    allowed_list = sorted(allowed)
+    for name, value in params.items():
+        if name not in allowed_list:
+            problems.append(
+                _problem(
+                    name,
+                    [value],
+                    f"The query parameter [{name}] is not one of [{','.join(allowed_list)}]",
+                )
+            )
+
+
+def _check_id(name: str, value: str, problems: list[dict[str, Any]]) -> bool:
+    if ID_RE.match(value):
+        return True
+    problems.append(
+        _problem(
+            name,
+            [value],
+            f"The `{name}` query parameter value [{value}] does not match ^[0-9]{{1,19}}$",
+        )
+    )
+    return False
+
+
+def _parse_time(name: str, value: str, problems: list[dict[str, Any]]) -> int | None:
+    match = TIME_RE.match(value)
+    if match:
+        try:
+            base = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(
+                tzinfo=timezone.utc
+            )
+        except ValueError:
+            base = None
+        if base is not None:
+            frac = (match.group(2) or "0").ljust(3, "0")
+            ms = int(base.timestamp()) * 1000 + int(frac)
+            if ms >= 1288834974657:
+                return ms
+            problems.append(
+                _problem(
+                    name,
+                    [value],
+                    f"Invalid '{name}':'{value}'. '{name}' must be on or after"
+                    " 2010-11-06T00:00:00Z",
+                )
+            )
+            return None
+    problems.append(
+        _problem(
+            name,
+            [value],
+            f"The `{name}` query parameter value [{value}] is not a valid RFC3339 date-time"
+            " (YYYY-MM-DDTHH:mm:ssZ)",
+        )
+    )
+    return None
+
+
+def _encode_token(direction: str, user_id: str, cursor: int) -> str:
+    raw = f"{direction}:{user_id}:{cursor}".encode()
+    return base64.b32encode(raw).decode().rstrip("=").lower()
+
+
+def _decode_token(token: str) -> tuple[str, str, int] | None:
+    padded = token.upper() + "=" * (-len(token) % 8)
+    try:
+        direction, user_id, cursor = base64.b32decode(padded).decode().split(":")
+        return direction, user_id, int(cursor)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+
+
+class Api:
+    """Request handlers over a World. Callers hold the world lock."""
+
+    def __init__(
+        self,
+        world: World,
+        *,
+        promoted_variant: str,
+        retweet_key: str,
+        not_found_variant: str = "errors",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.world = world
+        self.promoted_variant = promoted_variant
+        self.retweet_key = retweet_key
+        self.not_found_variant = not_found_variant
+        self.clock = clock
+
+    # --- rendering ------------------------------------------------------------------------
+
+    def _rename(self, metrics: dict[str, int]) -> dict[str, int]:
+        if self.retweet_key == "retweet_count" or "retweet_count" not in metrics:
+            return dict(metrics)
+        return {(self.retweet_key if k == "retweet_count" else k): v for k, v in metrics.items()}
+
+    def render_post(self, post: Post, fields: Fields, *, private_ok: bool) -> dict[str, Any]:
+        """Project a post on the requested fields (defaults always present)."""
+        out: dict[str, Any] = {
+            "id": post.id,
+            "text": post.text,
+            "edit_history_tweet_ids": [post.id],
+        }
+        wanted = set(fields.tweet)
+        if "attachments.media_keys" in fields.expansions:
+            wanted.add("attachments")
+        if "author_id" in fields.expansions:
+            wanted.add("author_id")
+        if "in_reply_to_user_id" in fields.expansions:
+            wanted.add("in_reply_to_user_id")
+        if "referenced_tweets.id" in fields.expansions:
+            wanted.add("referenced_tweets")
+        for name in TWEET_FIELDS:
+            if name not in wanted:
+                continue
+            value = self._post_field(post, name, private_ok=private_ok)
+            if value is not None:
+                out[name] = value
+        return out
+
+    def _post_field(  # noqa: PLR0911 -- one exit per field
+        self, post: Post, name: str, *, private_ok: bool
+    ) -> Any:
+        simple: dict[str, Any] = {
+            "author_id": post.author_id,
+            "created_at": post.created_at_api,
+            "conversation_id": post.conversation_id,
+            "lang": post.lang,
+            "possibly_sensitive": post.possibly_sensitive,
+            "reply_settings": post.reply_settings,
+            "in_reply_to_user_id": post.in_reply_to_user_id,
+        }
+        if name in simple:
+            return simple[name]
+        if name == "referenced_tweets":
+            return [dict(r) for r in post.referenced_tweets] if post.referenced_tweets else None
+        if name == "attachments":
+            return {"media_keys": list(post.media_keys)} if post.media_keys else None
+        if name == "entities":
+            return post.entities
+        if name == "edit_controls":
+            return {
+                "edits_remaining": 5,
+                "is_edit_eligible": not post.is_retweet,
+                "editable_until": api_time(post.created_ms + 3_600_000),
+            }
+        if name == "public_metrics":
+            return self._rename(post.public_metrics)
+        if not private_ok:
+            return None
+        if name == "non_public_metrics":
+            return dict(post.non_public_metrics)
+        if name == "organic_metrics":
+            return self._rename(post.organic_metrics)
+        if name == "promoted_metrics":
+            return self._rename(post.promoted_metrics) if post.promoted_metrics else None
+        return None
+
+    def render_media(self, media: Media, fields: Fields) -> dict[str, Any]:
+        """Project a media object; photos and GIFs never carry metrics."""
+        out: dict[str, Any] = {"media_key": media.media_key, "type": media.type}
+        for name in fields.media:
+            value: Any = None
+            if name in ("url", "preview_image_url", "duration_ms", "width", "height", "alt_text"):
+                value = getattr(media, name)
+            elif name == "variants":
+                value = [dict(v) for v in media.variants] if media.variants else None
+            elif name in ("public_metrics", *MEDIA_PRIVATE) and media.has_metrics:
+                fam = getattr(media, name)
+                value = dict(fam) if fam else None
+            if value is not None:
+                out[name] = value
+        return out
+
+    def render_user(self, user: User, fields: Fields) -> dict[str, Any]:
+        """Project a user on the requested fields (id, name, username always)."""
+        out: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+        values: dict[str, Any] = {
+            "created_at": user.created_at_api,
+            "description": user.description,
+            "location": user.location,
+            "url": user.url,
+            "protected": user.protected,
+            "verified": user.verified,
+            "verified_type": "business" if user.verified else "none",
+            "profile_image_url": user.profile_image_url,
+            "public_metrics": dict(user.public_metrics),
+        }
+        for name in fields.user:
+            value = values.get(name)
+            if value is not None:
+                out[name] = value
+        return out
+
+    # --- shared post pipeline -------------------------------------------------------------
+
+    def may_see_private(self, caller: Caller, post: Post, now_ms: int) -> bool:
+        """User context, own post, created within the last 30 days by the real clock."""
+        return (
+            caller.user_id is not None
+            and post.author_id == caller.user_id
+            and post.created_ms >= now_ms - 30 * DAY_MS
+        )
+
+    def _has_video(self, post: Post) -> bool:
+        return any(self.world.media[k].has_metrics for k in post.media_keys)
+
+    def assemble(  # noqa: PLR0912 -- the drop rule, includes and the blank variant
+        self, posts: list[Post], caller: Caller, fields: Fields, parameter: str
+    ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], bool]:
+        """Build data, includes and field errors for posts; the flag means "answer blank"."""
+        now_ms = int(self.clock() * 1000)
+        private_tweet = fields.private_tweet()
+        private_media = fields.private_media()
+        errors: list[dict[str, Any]] = []
+        kept: list[tuple[Post, bool]] = []
+        for post in posts:
+            ok = self.may_see_private(caller, post, now_ms)
+            needs = bool(private_tweet) or (bool(private_media) and self._has_video(post))
+            if needs and not ok:
+                for fam in private_tweet:
+                    for leaf in TWEET_PRIVATE[fam]:
+                        name = self.retweet_key if leaf == "retweet_count" else leaf
+                        errors.append(field_error("tweet", parameter, post.id, f"{fam}.{name}"))
+                for key in post.media_keys:
+                    if not self.world.media[key].has_metrics:
+                        continue
+                    for fam in private_media:
+                        for leaf in MEDIA_PRIVATE[fam]:
+                            errors.append(field_error("media", "media_keys", key, f"{fam}.{leaf}"))
+                continue
+            kept.append((post, ok))
+        if self.promoted_variant == "blank" and self._blank(kept, fields):
+            return [], {}, [], True
+        data = [self.render_post(p, fields, private_ok=ok) for p, ok in kept]
+        includes: dict[str, Any] = {}
+        if fields.media_expanded:
+            seen: dict[str, dict[str, Any]] = {}
+            for post, _ok in kept:
+                for key in post.media_keys:
+                    if key not in seen:
+                        seen[key] = self.render_media(self.world.media[key], fields)
+            if seen:
+                includes["media"] = list(seen.values())
+        user_ids: list[str] = []
+        for post, _ok in kept:
+            if "author_id" in fields.expansions and post.author_id not in user_ids:
+                user_ids.append(post.author_id)
+            reply_to = post.in_reply_to_user_id
+            if "in_reply_to_user_id" in fields.expansions and reply_to and reply_to not in user_ids:
+                user_ids.append(reply_to)
+        users = [self.world.users[u] for u in user_ids if u in self.world.users]
+        if users:
+            includes["users"] = [self.render_user(u, fields) for u in users]
+        if "referenced_tweets.id" in fields.expansions:
+            refs: dict[str, dict[str, Any]] = {}
+            for post, _ok in kept:
+                for ref in post.referenced_tweets or []:
+                    target = self.world.post(ref["id"])
+                    if target is not None and target.id not in refs:
+                        refs[target.id] = self.render_post(target, fields, private_ok=False)
+            if refs:
+                includes["tweets"] = list(refs.values())
+        return data, includes, errors, False
+
+    def _blank(self, kept: list[tuple[Post, bool]], fields: Fields) -> bool:
+        if "promoted_metrics" in fields.tweet and any(not p.promoted for p, _ in kept):
+            return True
+        if "promoted_metrics" in fields.media and fields.media_expanded:
+            for post, _ok in kept:
+                for key in post.media_keys:
+                    media = self.world.media[key]
+                    if media.has_metrics and media.promoted_metrics is None:
+                        return True
+        return False
+
+    # --- endpoints ------------------------------------------------------------------------
+
+    def _visible(self, post: Post, caller: Caller) -> bool:
+        author = self.world.users.get(post.author_id)
+        return author is None or not author.protected or caller.user_id == author.id
+
+    def tweets_lookup(self, params: dict[str, str], caller: Caller) -> Result:
+        """GET /2/tweets?ids=."""
+        problems: list[dict[str, Any]] = []
+        check_known_params(params, ("ids", *TWEET_PARAMS), problems)
+        fields = parse_fields(params, problems)
+        raw = params.get("ids", "")
+        ids: list[str] = []
+        if not raw:
+            problems.append(_problem("ids", [raw], "The `ids` query parameter can not be empty"))
+        else:
+            values = raw.split(",")
+            if len(values) > 100:
+                problems.append(
+                    _problem(
+                        "ids",
+                        [raw],
+                        f"The number of values in the `ids` query parameter list [{len(values)}]"
+                        " is not between 1 and 100",
+                    )
+                )
+            for value in values:
+                if _check_id("ids", value, problems) and value not in ids:
+                    ids.append(value)
+        if problems:
+            raise InvalidRequestError(problems)
+        resource_errors: list[dict[str, Any]] = []
+        found: list[Post] = []
+        for pid in ids:
+            post = self.world.post(pid)
+            if post is None:
+                resource_errors.append(not_found("tweet", "ids", pid))
+            elif not self._visible(post, caller):
+                resource_errors.append(not_authorized("tweet", "ids", pid))
+            else:
+                found.append(post)
+        data, includes, errors, blank = self.assemble(found, caller, fields, "ids")
+        if blank:
+            return Result(200, {})
+        return Result(200, _envelope(data, includes, resource_errors + errors))
+
+    def tweet_single(self, post_id: str, params: dict[str, str], caller: Caller) -> Result:
+        """GET /2/tweets/:id."""
+        problems: list[dict[str, Any]] = []
+        check_known_params(params, TWEET_PARAMS, problems)
+        fields = parse_fields(params, problems)
+        _check_id("id", post_id, problems)
+        if problems:
+            raise InvalidRequestError(problems)
+        post = self.world.post(post_id)
+        if post is None:
+            if self.not_found_variant == "404":
+                return Result(
+                    404,
+                    {
+                        "title": "Not Found Error",
+                        "type": PROBLEMS + "resource-not-found",
+                        "status": 404,
+                        "detail": f"Could not find tweet with id: [{post_id}].",
+                    },
+                )
+            return Result(200, {"errors": [not_found("tweet", "id", post_id)]})
+        if not self._visible(post, caller):
+            return Result(200, {"errors": [not_authorized("tweet", "id", post_id)]})
+        data, includes, errors, blank = self.assemble([post], caller, fields, "id")
+        if blank:
+            return Result(200, {})
+        body: dict[str, Any] = {}
+        if data:
+            body["data"] = data[0]
+        if includes:
+            body["includes"] = includes
+        if errors:
+            body["errors"] = errors
+        return Result(200, body)
+
+    def users_me(self, params: dict[str, str], caller: Caller) -> Result:
+        """GET /2/users/me."""
+        if caller.user_id is None:
+            return Result(
+                403,
+                {
+                    "title": "Unsupported Authentication",
+                    "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for"
+                    " this endpoint.  Supported authentication types are [OAuth 1.0a User"
+                    " Context, OAuth 2.0 User Context].",
+                    "type": PROBLEMS + "unsupported-authentication",
+                    "status": 403,
+                },
+            )
+        problems: list[dict[str, Any]] = []
+        check_known_params(params, USER_PARAMS, problems)
+        fields = parse_fields(params, problems, expansions=USER_EXPANSIONS)
+        if problems:
+            raise InvalidRequestError(problems)
+        return Result(200, {"data": self.render_user(self.world.users[caller.user_id], fields)})
+
+    def _users(  # noqa: PLR0912 -- shared by four user routes
+        self, keys: list[str], parameter: str, params: dict[str, str], *, single: bool
+    ) -> Result:
+        problems: list[dict[str, Any]] = []
+        allowed = USER_PARAMS if single else (parameter, *USER_PARAMS)
+        check_known_params(params, allowed, problems)
+        fields = parse_fields(params, problems, expansions=USER_EXPANSIONS)
+        if not single:
+            if not keys or keys == [""]:
+                problems.append(
+                    _problem(parameter, [""], f"The `{parameter}` query parameter can not be empty")
+                )
+            elif len(keys) > 100:
+                problems.append(
+                    _problem(
+                        parameter,
+                        [",".join(keys)],
+                        f"The number of values in the `{parameter}` query parameter list"
+                        f" [{len(keys)}] is not between 1 and 100",
+                    )
+                )
+        for key in keys:
+            if parameter.startswith("id"):
+                _check_id(parameter, key, problems)
+            elif not USERNAME_RE.match(key):
+                problems.append(
+                    _problem(
+                        parameter,
+                        [key],
+                        f"The `{parameter}` query parameter value [{key}] does not match"
+                        " ^[A-Za-z0-9_]{1,15}$",
+                    )
+                )
+        if problems:
+            raise InvalidRequestError(problems)
+        data: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for key in keys:
+            if key.lower() in seen:
+                continue
+            seen.add(key.lower())
+            user = (
+                self.world.users.get(key)
+                if parameter.startswith("id")
+                else self.world.user_by_username(key)
+            )
+            if user is None:
+                errors.append(not_found("user", parameter, key))
+            else:
+                data.append(self.render_user(user, fields))
+        body: dict[str, Any] = {}
+        if data:
+            body["data"] = data[0] if single else data
+        if errors:
+            body["errors"] = errors
+        return Result(200, body)
+
+    def user_by_username(self, username: str, params: dict[str, str]) -> Result:
+        """GET /2/users/by/username/:username."""
+        return self._users([username], "username", params, single=True)
+
+    def users_by_usernames(self, params: dict[str, str]) -> Result:
+        """GET /2/users/by?usernames=."""
+        return self._users(
+            params.get("usernames", "").split(","), "usernames", params, single=False
+        )
+
+    def users_lookup(self, params: dict[str, str]) -> Result:
+        """GET /2/users?ids=."""
+        return self._users(params.get("ids", "").split(","), "ids", params, single=False)
+
+    def user_single(self, user_id: str, params: dict[str, str]) -> Result:
+        """GET /2/users/:id."""
+        return self._users([user_id], "id", params, single=True)
+
+    def timeline(self, user_id: str, params: dict[str, str], caller: Caller) -> Result:
+        """GET /2/users/:id/tweets."""
+        query = parse_timeline_query(user_id, params)
+        user = self.world.users.get(user_id)
+        if user is None:
+            return Result(200, {"errors": [not_found("user", "id", user_id)]})
+        if user.protected and caller.user_id != user.id:
+            return Result(200, {"errors": [not_authorized("user", "id", user_id)]})
+        now_ms = int(self.clock() * 1000)
+        private = bool(query.fields.private_tweet() or query.fields.private_media())
+        page, more = _scan(self.world.timelines[user_id], query, now_ms, private=private)
+        data, includes, errors, blank = self.assemble(page, caller, query.fields, "ids")
+        if blank:
+            return Result(200, {})
+        meta: dict[str, Any] = {}
+        if data:
+            meta["newest_id"] = data[0]["id"]
+            meta["oldest_id"] = data[-1]["id"]
+        meta["result_count"] = len(data)
+        if page:
+            forward = query.direction == "n"
+            if more or not forward:
+                meta["next_token"] = _encode_token("n", user_id, page[-1].id_int)
+            if query.paged and (more or forward):
+                meta["previous_token"] = _encode_token("p", user_id, page[0].id_int)
+        body = _envelope(data, includes, errors)
+        body["meta"] = meta
+        return Result(200, body)
+
+
+@dataclass
+class TimelineQuery:
+    """A validated timeline request."""
+
+    fields: Fields
+    max_results: int = 10
+    exclude: tuple[str, ...] = ()
+    since_id: int | None = None
+    until_id: int | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    direction: str = "n"
+    cursor: int | None = None
+
+    @property
+    def paged(self) -> bool:
+        """Whether the request carried a pagination token."""
+        return self.cursor is not None
+
+
+def parse_timeline_query(user_id: str, params: dict[str, str]) -> TimelineQuery:
+    """Validate the timeline parameters; raise InvalidRequestError with every problem."""
+    problems: list[dict[str, Any]] = []
+    check_known_params(params, TIMELINE_PARAMS, problems)
+    query = TimelineQuery(fields=parse_fields(params, problems))
+    _check_id("id", user_id, problems)
+    raw = params.get("max_results", "10")
+    if raw.isdigit() and 5 <= int(raw) <= 100:
+        query.max_results = int(raw)
+    else:
+        problems.append(
+            _problem(
+                "max_results",
+                [raw],
+                f"The `max_results` query parameter value [{raw}] is not between 5 and 100",
+            )
+        )
+    query.exclude = tuple(_split_list(params, "exclude", ("replies", "retweets"), problems))
+    if "since_id" in params and _check_id("since_id", params["since_id"], problems):
+        query.since_id = int(params["since_id"])
+    if "until_id" in params and _check_id("until_id", params["until_id"], problems):
+        query.until_id = int(params["until_id"])
+    if "start_time" in params:
+        query.start_ms = _parse_time("start_time", params["start_time"], problems)
+    if "end_time" in params:
+        query.end_ms = _parse_time("end_time", params["end_time"], problems)
+    if query.start_ms is not None and query.end_ms is not None and query.start_ms > query.end_ms:
+        problems.append(
+            _problem(
+                "start_time",
+                [params["start_time"]],
+                f"Invalid 'start_time':'{params['start_time']}'. 'start_time' must be before"
+                f" 'end_time':'{params['end_time']}'",
+            )
+        )
+    if "pagination_token" in params:
+        token = _decode_token(params["pagination_token"])
+        if token is None or token[0] not in ("n", "p") or token[1] != user_id:
+            problems.append(
+                _problem(
+                    "pagination_token",
+                    [params["pagination_token"]],
+                    f"The `pagination_token` query parameter value"
+                    f" [{params['pagination_token']}] is not valid",
+                )
+            )
+        else:
+            query.direction, query.cursor = token[0], token[2]
+    if problems:
+        raise InvalidRequestError(problems)
+    return query
+
+
+def _bounds(query: TimelineQuery, now_ms: int, *, private: bool) -> tuple[int | None, int | None]:
+    """Exclusive (upper, lower) id bounds of the posts a timeline request may return."""
+    uppers: list[int] = []
+    lowers: list[int] = []
+    if query.until_id is not None:
+        uppers.append(query.until_id)
+    if query.end_ms is not None:
+        uppers.append(snowflake(query.end_ms + 1, 0))
+    if query.since_id is not None:
+        lowers.append(query.since_id)
+    if query.start_ms is not None:
+        lowers.append(snowflake(query.start_ms, 0) - 1)
+    if private:
+        lowers.append(snowflake(now_ms - 30 * DAY_MS, 0) - 1)
+    if query.cursor is not None:
+        (uppers if query.direction == "n" else lowers).append(query.cursor)
+    return (min(uppers) if uppers else None), (max(lowers) if lowers else None)
+
+
+def _scan(
+    tl: Timeline, query: TimelineQuery, now_ms: int, *, private: bool
+) -> tuple[list[Post], bool]:
+    """Return one page of a timeline (newest first) and whether more posts follow it."""
+    upper, lower = _bounds(query, now_ms, private=private)
+    cap = TIMELINE_CAP_NO_REPLIES if "replies" in query.exclude else TIMELINE_CAP
+    lo = tl.first_index_below(upper) if upper is not None else 0
+    hi = min(cap, len(tl.posts))
+    if lower is not None:
+        hi = min(hi, tl.first_index_at_or_below(lower))
+    skip_retweets = "retweets" in query.exclude
+    skip_replies = "replies" in query.exclude
+    order = range(lo, hi) if query.direction == "n" else range(hi - 1, lo - 1, -1)
+    page: list[Post] = []
+    for i in order:
+        post = tl.posts[i]
+        if (skip_retweets and post.is_retweet) or (skip_replies and post.is_reply):
+            continue
+        if len(page) == query.max_results:
+            return (page if query.direction == "n" else page[::-1]), True
+        page.append(post)
+    return (page if query.direction == "n" else page[::-1]), False
+
+
+def _envelope(
+    data: list[dict[str, Any]], includes: dict[str, Any], errors: list[dict[str, Any]]
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if data:
+        body["data"] = data
+    if includes:
+        body["includes"] = includes
+    if errors:
+        body["errors"] = errors
+    return body

@@ -1,0 +1,420 @@
+"""Authentication for the sandbox: app bearer token, OAuth 1.0a and OAuth 2.0 (PKCE)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlencode
+
+from oauthlib.oauth1 import RequestValidator, ResourceEndpoint
+from typing_extensions import override
+
+from tap_twitter_metrics.sandbox.world import MAIN_USER_ID, PARTNER_USER_ID
+
+CREDENTIALS: dict[str, str] = {
+    "bearer_token": "sandbox-app-bearer-token",
+    "consumer_key": "sandbox-consumer-key",
+    "consumer_secret": "sandbox-consumer-secret",
+    "access_token": f"{MAIN_USER_ID}-sandboxaccesstoken",
+    "access_token_secret": "sandbox-access-token-secret",
+    "partner_access_token": f"{PARTNER_USER_ID}-partneraccesstoken",
+    "partner_access_token_secret": "partner-access-token-secret",
+    "oauth2_client_id": "sandbox-client-id",
+    "oauth2_client_secret": "sandbox-client-secret",
+    "oauth2_refresh_token": "sandbox-refresh-token-0",
+}
+
+DEFAULT_SCOPES = ("tweet.read", "users.read", "offline.access")
+
+_DUMMY_CLIENT = "dummy-client-key"
+_DUMMY_TOKEN = "dummy-access-token"  # noqa: S105 -- placeholder oauthlib requires
+_SAFE = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.~"  # RFC 3986 unreserved
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who made a request: the kind of credential and, in user context, the user."""
+
+    auth: str
+    user_id: str | None
+    identity: str
+
+    @property
+    def user_context(self) -> bool:
+        """Whether the credential acts on behalf of a user."""
+        return self.user_id is not None
+
+
+class _Validator(RequestValidator):
+    """Knows the sandbox's consumer and access tokens; accepts http and short test keys."""
+
+    def __init__(self, tokens: dict[str, tuple[str, str]]) -> None:
+        super().__init__()
+        self._tokens = tokens
+
+    @property
+    @override
+    def enforce_ssl(self) -> bool:
+        return False
+
+    @property
+    @override
+    def safe_characters(self) -> set[str]:
+        return set(_SAFE)
+
+    @property
+    @override
+    def client_key_length(self) -> tuple[int, int]:
+        return 1, 200
+
+    @property
+    @override
+    def access_token_length(self) -> tuple[int, int]:
+        return 1, 200
+
+    @property
+    @override
+    def request_token_length(self) -> tuple[int, int]:
+        return 1, 200
+
+    @property
+    @override
+    def nonce_length(self) -> tuple[int, int]:
+        return 1, 200
+
+    @property
+    @override
+    def dummy_client(self) -> str:
+        return _DUMMY_CLIENT
+
+    @property
+    @override
+    def dummy_access_token(self) -> str:
+        return _DUMMY_TOKEN
+
+    @override
+    def get_client_secret(self, client_key: str, request: Any) -> str:
+        if client_key == CREDENTIALS["consumer_key"]:
+            return CREDENTIALS["consumer_secret"]
+        return "dummy-client-secret"
+
+    @override
+    def get_access_token_secret(self, client_key: str, token: str, request: Any) -> str:
+        entry = self._tokens.get(token)
+        return entry[1] if entry else "dummy-access-token-secret"
+
+    @override
+    def validate_client_key(self, client_key: str, request: Any) -> bool:
+        return client_key == CREDENTIALS["consumer_key"]
+
+    @override
+    def validate_access_token(self, client_key: str, token: str, request: Any) -> bool:
+        return token in self._tokens
+
+    @override
+    def validate_timestamp_and_nonce(
+        self,
+        client_key: str,
+        timestamp: Any,
+        nonce: str,
+        request: Any,
+        request_token: str | None = None,
+        access_token: str | None = None,
+    ) -> bool:
+        return True
+
+    @override
+    def validate_realms(
+        self,
+        client_key: str,
+        token: str,
+        request: Any,
+        uri: str | None = None,
+        realms: list[str] | None = None,
+    ) -> bool:
+        return True
+
+
+@dataclass
+class _AccessToken:
+    user_id: str
+    expires_at: float
+    scopes: tuple[str, ...]
+
+
+@dataclass
+class _RefreshToken:
+    user_id: str
+    scopes: tuple[str, ...]
+    client_id: str
+
+
+@dataclass
+class _AuthCode:
+    user_id: str
+    client_id: str
+    redirect_uri: str
+    challenge: str
+    method: str
+    scopes: tuple[str, ...]
+    expires_at: float
+
+
+@dataclass
+class TokenResponse:
+    """What the token endpoint answers: status and JSON body."""
+
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def _invalid_token() -> TokenResponse:
+    return TokenResponse(
+        400,
+        {
+            "error": "invalid_request",
+            "error_description": "Value passed for the token was invalid.",
+        },
+    )
+
+
+class Authenticator:
+    """Verifies credentials on API requests and runs the OAuth 2.0 endpoints."""
+
+    def __init__(self, *, access_ttl: int) -> None:
+        self.access_ttl = access_ttl
+        self._lock = threading.Lock()
+        self._oauth1_tokens: dict[str, tuple[str, str]] = {
+            CREDENTIALS["access_token"]: (MAIN_USER_ID, CREDENTIALS["access_token_secret"]),
+            CREDENTIALS["partner_access_token"]: (
+                PARTNER_USER_ID,
+                CREDENTIALS["partner_access_token_secret"],
+            ),
+        }
+        self._endpoint = ResourceEndpoint(_Validator(self._oauth1_tokens))
+        self._access: dict[str, _AccessToken] = {}
+        self._refresh: dict[str, _RefreshToken] = {
+            CREDENTIALS["oauth2_refresh_token"]: _RefreshToken(
+                MAIN_USER_ID, DEFAULT_SCOPES, CREDENTIALS["oauth2_client_id"]
+            )
+        }
+        self._codes: dict[str, _AuthCode] = {}
+        self.refresh_count = 0
+
+    # --- API requests ---------------------------------------------------------------------
+
+    def authenticate(
+        self, method: str, url: str, headers: dict[str, str], body: bytes
+    ) -> Caller | None:
+        """Return the caller for a request, or None when the credentials are not valid."""
+        lowered = {k.lower(): v for k, v in headers.items()}
+        scheme, _, value = lowered.get("authorization", "").strip().partition(" ")
+        if scheme.lower() == "bearer":
+            return self._bearer(value.strip())
+        if scheme.lower() == "oauth":
+            form = b""
+            if "application/x-www-form-urlencoded" in lowered.get("content-type", ""):
+                form = body
+            return self._oauth1(url, method, form, headers)
+        return None
+
+    def _bearer(self, token: str) -> Caller | None:
+        if hmac.compare_digest(token.encode(), CREDENTIALS["bearer_token"].encode()):
+            return Caller("bearer", None, "app")
+        with self._lock:
+            entry = self._access.get(token)
+        if entry is None or entry.expires_at <= time.time():
+            return None
+        return Caller("oauth2", entry.user_id, f"user:{entry.user_id}")
+
+    def _oauth1(self, url: str, method: str, form: bytes, headers: dict[str, str]) -> Caller | None:
+        valid, request = self._endpoint.validate_protected_resource_request(
+            url, http_method=method, body=form.decode() or None, headers=headers
+        )
+        owner = self._oauth1_tokens.get(str(request.resource_owner_key)) if valid else None
+        if owner is None:
+            return None
+        return Caller("oauth1", owner[0], f"user:{owner[0]}")
+
+    # --- OAuth 2.0 ------------------------------------------------------------------------
+
+    def issue_refresh_token(self, user_id: str, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> str:
+        """Mint a fresh refresh token for a user (a new sign-in)."""
+        token = "sandbox-refresh-" + secrets.token_urlsafe(24)
+        with self._lock:
+            self._refresh[token] = _RefreshToken(user_id, scopes, CREDENTIALS["oauth2_client_id"])
+        return token
+
+    def _client(self, form: dict[str, str], headers: dict[str, str]) -> str | TokenResponse:
+        basic = ""
+        for name, value in headers.items():
+            if name.lower() == "authorization":
+                basic = value
+        client_id = form.get("client_id", "")
+        if basic:
+            scheme, _, encoded = basic.partition(" ")
+            try:
+                decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                decoded = ""
+            cid, _, secret = decoded.partition(":")
+            if (
+                scheme.lower() != "basic"
+                or cid != CREDENTIALS["oauth2_client_id"]
+                or not hmac.compare_digest(secret, CREDENTIALS["oauth2_client_secret"])
+            ):
+                return TokenResponse(
+                    401,
+                    {
+                        "error": "unauthorized_client",
+                        "error_description": "Missing valid authorization header",
+                    },
+                )
+            return cid
+        if client_id != CREDENTIALS["oauth2_client_id"]:
+            return TokenResponse(
+                401,
+                {
+                    "error": "unauthorized_client",
+                    "error_description": "Missing valid authorization header",
+                },
+            )
+        return client_id
+
+    def _grant(self, user_id: str, scopes: tuple[str, ...], client_id: str) -> dict[str, Any]:
+        access = secrets.token_urlsafe(32)
+        self._access[access] = _AccessToken(user_id, time.time() + self.access_ttl, scopes)
+        body: dict[str, Any] = {
+            "token_type": "bearer",
+            "expires_in": self.access_ttl,
+            "access_token": access,
+            "scope": " ".join(scopes),
+        }
+        if "offline.access" in scopes:
+            refresh = "sandbox-refresh-" + secrets.token_urlsafe(24)
+            self._refresh[refresh] = _RefreshToken(user_id, scopes, client_id)
+            body["refresh_token"] = refresh
+        return body
+
+    def token(  # noqa: PLR0911 -- one exit per grant outcome
+        self, form: dict[str, str], headers: dict[str, str]
+    ) -> TokenResponse:
+        """Serve POST /2/oauth2/token (refresh_token and authorization_code grants)."""
+        client = self._client(form, headers)
+        if isinstance(client, TokenResponse):
+            return client
+        grant = form.get("grant_type", "")
+        with self._lock:
+            if grant == "refresh_token":
+                token = form.get("refresh_token", "")
+                entry = self._refresh.pop(token, None)
+                if entry is None or entry.client_id != client:
+                    if entry is not None:
+                        self._refresh[token] = entry
+                    return _invalid_token()
+                self.refresh_count += 1
+                return TokenResponse(200, self._grant(entry.user_id, entry.scopes, client))
+            if grant == "authorization_code":
+                code = self._codes.pop(form.get("code", ""), None)
+                if code is None or code.expires_at < time.time() or code.client_id != client:
+                    return TokenResponse(
+                        400,
+                        {
+                            "error": "invalid_request",
+                            "error_description": "Value passed for the authorization code was"
+                            " invalid.",
+                        },
+                    )
+                if form.get("redirect_uri", "") != code.redirect_uri:
+                    return TokenResponse(
+                        400,
+                        {
+                            "error": "invalid_request",
+                            "error_description": "Value passed for the redirect uri did not"
+                            " match the uri of the authorization code.",
+                        },
+                    )
+                verifier = form.get("code_verifier", "")
+                if code.method == "S256":
+                    digest = hashlib.sha256(verifier.encode()).digest()
+                    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+                else:
+                    expected = verifier
+                if not verifier or not hmac.compare_digest(expected, code.challenge):
+                    return TokenResponse(
+                        400,
+                        {
+                            "error": "invalid_request",
+                            "error_description": "Value passed for the code verifier did not"
+                            " match the code challenge.",
+                        },
+                    )
+                return TokenResponse(200, self._grant(code.user_id, code.scopes, client))
+        return TokenResponse(
+            400,
+            {
+                "error": "unsupported_grant_type",
+                "error_description": "Grant type is not supported.",
+            },
+        )
+
+    def revoke(self, form: dict[str, str], headers: dict[str, str]) -> TokenResponse:
+        """Serve POST /2/oauth2/revoke."""
+        client = self._client(form, headers)
+        if isinstance(client, TokenResponse):
+            return client
+        token = form.get("token", "")
+        with self._lock:
+            self._access.pop(token, None)
+            self._refresh.pop(token, None)
+        return TokenResponse(200, {"revoked": True})
+
+    def authorize(self, params: dict[str, str], user_id: str) -> tuple[int, dict[str, Any], str]:
+        """Serve GET /i/oauth2/authorize: auto-approve and redirect with a code.
+
+        Returns (status, error body, redirect location); the location is empty on errors.
+        """
+
+        def problem(text: str) -> tuple[int, dict[str, Any], str]:
+            return 400, {"error": "invalid_request", "error_description": text}, ""
+
+        if params.get("response_type") != "code":
+            return problem("response_type must be code")
+        if params.get("client_id") != CREDENTIALS["oauth2_client_id"]:
+            return problem("Unknown client_id")
+        redirect_uri = params.get("redirect_uri", "")
+        if not redirect_uri.startswith(("http://127.0.0.1", "http://localhost", "https://")):
+            return problem("Invalid redirect_uri")
+        challenge = params.get("code_challenge", "")
+        method = params.get("code_challenge_method", "plain")
+        if not challenge or method not in ("S256", "plain"):
+            return problem("code_challenge and code_challenge_method S256 or plain required")
+        scopes = tuple(s for s in params.get("scope", "").replace("+", " ").split() if s)
+        if not scopes:
+            return problem("scope is required")
+        code = secrets.token_urlsafe(24)
+        with self._lock:
+            self._codes[code] = _AuthCode(
+                user_id=user_id,
+                client_id=CREDENTIALS["oauth2_client_id"],
+                redirect_uri=redirect_uri,
+                challenge=challenge,
+                method=method,
+                scopes=scopes,
+                expires_at=time.time() + 600,
+            )
+        query: dict[str, str] = {"code": code}
+        if "state" in params:
+            query = {"state": params["state"], "code": code}
+        sep = "&" if "?" in redirect_uri else "?"
+        return 302, {}, redirect_uri + sep + urlencode(query)

@@ -1,0 +1,98 @@
+"""Console script `tap-twitter-metrics-sandbox`: serve the offline X API v2 emulator."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from typing import TYPE_CHECKING
+
+from tap_twitter_metrics.sandbox import CREDENTIALS, Sandbox, SandboxOptions
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from types import FrameType
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog="tap-twitter-metrics-sandbox",
+        description="Serve an offline X API v2 emulator on 127.0.0.1 until SIGTERM/SIGINT.",
+    )
+    defaults = SandboxOptions()
+    parser.add_argument("--port", type=int, default=8787, help="port (0: any free port)")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--posts", type=int, default=defaults.posts, help="main account posts")
+    parser.add_argument("--partner-posts", type=int, default=defaults.partner_posts)
+    parser.add_argument(
+        "--rate-limit",
+        type=int,
+        default=None,
+        help="requests per window per route and token (default: the published limits)",
+    )
+    parser.add_argument("--window-seconds", type=float, default=defaults.window_seconds)
+    parser.add_argument("--latency-ms", type=int, default=defaults.latency_ms)
+    parser.add_argument(
+        "--promoted-variant", choices=("absent", "blank"), default=defaults.promoted_variant
+    )
+    parser.add_argument(
+        "--retweet-key", choices=("retweet_count", "repost_count"), default=defaults.retweet_key
+    )
+    parser.add_argument("--lookup-posts", type=int, default=defaults.lookup_posts)
+    parser.add_argument("--oauth2-access-ttl", type=int, default=defaults.oauth2_access_ttl)
+    parser.add_argument(
+        "--not-found-variant", choices=("errors", "404"), default=defaults.not_found_variant
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the sandbox: print its URL on stdout, credentials on stderr, serve until stopped."""
+    args = build_parser().parse_args(argv)
+    options = SandboxOptions(
+        seed=args.seed,
+        posts=args.posts,
+        partner_posts=args.partner_posts,
+        rate_limit=args.rate_limit,
+        window_seconds=args.window_seconds,
+        latency_ms=args.latency_ms,
+        promoted_variant=args.promoted_variant,
+        retweet_key=args.retweet_key,
+        lookup_posts=args.lookup_posts,
+        oauth2_access_ttl=args.oauth2_access_ttl,
+        not_found_variant=args.not_found_variant,
+    )
+    try:
+        sandbox = Sandbox(options, port=args.port).start()
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"tap-twitter-metrics-sandbox: {exc}\n")
+        return 2
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    sys.stdout.write(sandbox.url + "\n")
+    sys.stdout.flush()
+    info = {
+        "main_user_id": sandbox.world.main_user_id,
+        "partner_user_id": sandbox.world.partner_user_id,
+        "credentials": CREDENTIALS,
+    }
+    sys.stderr.write(json.dumps(info, indent=2) + "\n")
+    sys.stderr.flush()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,904 @@
+"""Deterministic generated data served by the sandbox: accounts, posts, media and metrics."""
+
+from __future__ import annotations
+
+import bisect
+import gc
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+TWITTER_EPOCH_MS = 1288834974657
+DAY_MS = 86_400_000
+
+MAIN_USER_ID = "1500000000000000001"
+PARTNER_USER_ID = "1500000000000000002"
+MAIN_USERNAME = "sandbox_brand"
+PARTNER_USERNAME = "sandbox_partner"
+PROTECTED_USER_ID = "1500000000000000009"
+
+THIRD_USERS: tuple[tuple[str, str, str], ...] = (
+    ("1500000000000000003", "sandbox_fan_one", "Fan One"),
+    ("1500000000000000004", "sandbox_fan_two", "Fan Two"),
+    ("1500000000000000005", "sandbox_newsroom", "Sandbox Newsroom"),
+    ("1500000000000000006", "sandbox_critic", "The Critic"),
+    ("1500000000000000007", "sandbox_bot", "Helpful Bot"),
+)
+
+TOPICS = (
+    "launch",
+    "roadmap",
+    "webinar",
+    "release",
+    "hiring",
+    "survey",
+    "case study",
+    "tips",
+    "events",
+    "community",
+)
+
+_EMPTY: dict[str, int] = {}
+
+PRIVATE_TWEET_FAMILIES = ("non_public_metrics", "organic_metrics", "promoted_metrics")
+
+
+def snowflake(ms: int, seq: int) -> int:
+    """Return the post id X would mint at epoch milliseconds `ms` with sequence bits `seq`."""
+    return ((ms - TWITTER_EPOCH_MS) << 22) | (seq & 0x3FFFFF)
+
+
+def snowflake_ms(post_id: int) -> int:
+    """Return the epoch milliseconds encoded in a snowflake id."""
+    return (post_id >> 22) + TWITTER_EPOCH_MS
+
+
+def api_time(ms: int) -> str:
+    """Format epoch milliseconds the way the API does: `2024-05-01T12:00:00.000Z`."""
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+@dataclass(slots=True)
+class User:
+    """An account."""
+
+    id: str
+    username: str
+    name: str
+    created_at: datetime
+    description: str
+    protected: bool
+    verified: bool
+    location: str | None
+    url: str | None
+    profile_image_url: str
+    public_metrics: dict[str, int]
+
+    @property
+    def created_at_api(self) -> str:
+        """The creation time formatted like the API."""
+        return api_time(int(self.created_at.timestamp() * 1000))
+
+
+@dataclass(slots=True)
+class Media:
+    """A photo, video or animated GIF; one object however many posts carry it."""
+
+    media_key: str
+    type: str
+    width: int
+    height: int
+    url: str | None = None
+    preview_image_url: str | None = None
+    duration_ms: int | None = None
+    alt_text: str | None = None
+    variants: list[dict[str, Any]] | None = None
+    public_metrics: dict[str, int] | None = None
+    non_public_metrics: dict[str, int] | None = None
+    organic_metrics: dict[str, int] | None = None
+    promoted_metrics: dict[str, int] | None = None
+
+    @property
+    def has_metrics(self) -> bool:
+        """Whether the API reports metrics for this media (videos only)."""
+        return self.type == "video"
+
+
+@dataclass(slots=True)
+class Post:
+    """A post (tweet) with every field and metric family the sandbox can serve."""
+
+    id: str
+    author_id: str
+    created_ms: int
+    text: str
+    kind: str
+    conversation_id: str
+    lang: str = "en"
+    in_reply_to_user_id: str | None = None
+    referenced_tweets: list[dict[str, str]] | None = None
+    media_keys: list[str] = field(default_factory=list)
+    possibly_sensitive: bool = False
+    reply_settings: str = "everyone"
+    entities: dict[str, Any] | None = None
+    has_link: bool = False
+    public_metrics: dict[str, int] = field(default_factory=dict)
+    non_public_metrics: dict[str, int] = field(default_factory=dict)
+    organic_metrics: dict[str, int] = field(default_factory=dict)
+    promoted_metrics: dict[str, int] | None = None
+    extra: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def id_int(self) -> int:
+        """The id as an integer (ordering key)."""
+        return int(self.id)
+
+    @property
+    def created_at(self) -> datetime:
+        """The creation time as an aware UTC datetime."""
+        return datetime.fromtimestamp(self.created_ms / 1000, tz=timezone.utc)
+
+    @property
+    def created_at_api(self) -> str:
+        """The creation time formatted like the API: `2024-05-01T12:00:00.000Z`."""
+        return api_time(self.created_ms)
+
+    @property
+    def is_retweet(self) -> bool:
+        """Whether the post is a retweet (repost)."""
+        return self.kind == "retweet"
+
+    @property
+    def is_reply(self) -> bool:
+        """Whether the post is a reply."""
+        return self.kind == "reply"
+
+    @property
+    def promoted(self) -> bool:
+        """Whether the post was ever promoted."""
+        return self.promoted_metrics is not None
+
+
+class Timeline:
+    """An account's posts, newest first, with a bisectable key list."""
+
+    __slots__ = ("neg_ids", "posts")
+
+    def __init__(self, posts: list[Post]) -> None:
+        self.posts = sorted(posts, key=lambda p: -p.id_int)
+        self.neg_ids = [-p.id_int for p in self.posts]
+
+    def first_index_below(self, upper_exclusive: int) -> int:
+        """Index of the first (newest) post whose id is < `upper_exclusive`."""
+        return bisect.bisect_right(self.neg_ids, -upper_exclusive)
+
+    def first_index_at_or_below(self, bound: int) -> int:
+        """Index of the first post whose id is <= `bound`."""
+        return bisect.bisect_left(self.neg_ids, -bound)
+
+    def index_of(self, post_id: int) -> int:
+        """Index of the first post whose id is <= `post_id` (the post itself when present)."""
+        return self.first_index_at_or_below(post_id)
+
+
+class _Ids:
+    """Hands out unique snowflakes."""
+
+    def __init__(self) -> None:
+        self.seq = 0
+        self.used: set[int] = set()
+
+    def make(self, ms: int) -> int:
+        while True:
+            self.seq = (self.seq + 1) & 0x3FFFFF
+            value = snowflake(ms, self.seq)
+            if value not in self.used:
+                self.used.add(value)
+                return value
+
+
+def _rng(seed: int, part: str) -> random.Random:
+    return random.Random(f"{seed}:{part}")  # noqa: S311 -- reproducible data, not secrets
+
+
+def derive_public(post: Post) -> None:
+    """Recompute the public and non-public families from the organic and promoted parts."""
+    org = post.organic_metrics
+    pro = post.promoted_metrics or _EMPTY
+    retweets = org.get("retweet_count", 0) + pro.get("retweet_count", 0)
+    replies = org.get("reply_count", 0) + pro.get("reply_count", 0)
+    likes = org.get("like_count", 0) + pro.get("like_count", 0)
+    impressions = org.get("impression_count", 0) + pro.get("impression_count", 0)
+    profile = org.get("user_profile_clicks", 0) + pro.get("user_profile_clicks", 0)
+    links = org.get("url_link_clicks", 0) + pro.get("url_link_clicks", 0)
+    extra = post.extra
+    quotes = extra.get("quote_count", 0)
+    bookmarks = extra.get("bookmark_count", 0)
+    post.public_metrics = {
+        "retweet_count": retweets,
+        "reply_count": replies,
+        "like_count": likes,
+        "quote_count": quotes,
+        "bookmark_count": bookmarks,
+        "impression_count": impressions,
+    }
+    engagements = (
+        retweets
+        + replies
+        + likes
+        + quotes
+        + bookmarks
+        + profile
+        + links
+        + extra.get("detail_expands", 0)
+    )
+    non_public = {
+        "impression_count": impressions,
+        "user_profile_clicks": profile,
+        "engagements": engagements,
+    }
+    if post.has_link:
+        non_public["url_link_clicks"] = links
+    post.non_public_metrics = non_public
+
+
+def _family(rng: random.Random, scale: float, has_link: bool) -> dict[str, int]:
+    impressions = int(scale * rng.uniform(200, 4000)) + 20
+    fam = {
+        "impression_count": impressions,
+        "like_count": int(impressions * rng.uniform(0.005, 0.04)),
+        "reply_count": int(impressions * rng.uniform(0.0, 0.006)),
+        "retweet_count": int(impressions * rng.uniform(0.0, 0.01)),
+        "user_profile_clicks": int(impressions * rng.uniform(0.0, 0.01)),
+    }
+    if has_link:
+        fam["url_link_clicks"] = int(impressions * rng.uniform(0.002, 0.03))
+    return fam
+
+
+def _post_metrics(rng: random.Random, post: Post, promoted: bool) -> None:
+    scale = 0.3 if post.kind == "retweet" else 1.0
+    post.organic_metrics = _family(rng, scale, post.has_link)
+    post.promoted_metrics = _family(rng, 2.5, post.has_link) if promoted else None
+    imp = post.organic_metrics["impression_count"]
+    post.extra = {
+        "quote_count": int(imp * rng.uniform(0.0, 0.002)),
+        "bookmark_count": int(imp * rng.uniform(0.0, 0.004)),
+        "detail_expands": int(imp * rng.uniform(0.0, 0.02)),
+    }
+
+
+def _video_family(rng: random.Random, scale: float) -> dict[str, int]:
+    p0 = int(scale * rng.uniform(100, 3000)) + 5
+    p25 = int(p0 * rng.uniform(0.4, 0.8))
+    p50 = int(p25 * rng.uniform(0.4, 0.9))
+    p75 = int(p50 * rng.uniform(0.4, 0.9))
+    p100 = int(p75 * rng.uniform(0.3, 0.9))
+    return {
+        "playback_0_count": p0,
+        "playback_25_count": p25,
+        "playback_50_count": p50,
+        "playback_75_count": p75,
+        "playback_100_count": p100,
+        "view_count": int(p0 * rng.uniform(0.5, 0.9)),
+    }
+
+
+def derive_media(media: Media) -> None:
+    """Recompute a video's public and non-public families from organic and promoted parts."""
+    if not media.has_metrics or media.organic_metrics is None:
+        return
+    org = media.organic_metrics
+    pro = media.promoted_metrics or {}
+    media.public_metrics = {"view_count": org["view_count"] + pro.get("view_count", 0)}
+    media.non_public_metrics = {
+        f"playback_{q}_count": org[f"playback_{q}_count"] + pro.get(f"playback_{q}_count", 0)
+        for q in (0, 25, 50, 75, 100)
+    }
+
+
+class World:
+    """Every account, post and media object the sandbox serves."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        posts: int,
+        partner_posts: int,
+        lookup_posts: int,
+        now: datetime,
+    ) -> None:
+        self.seed = seed
+        self.start_ms = int(now.timestamp()) * 1000
+        self.main_user_id = MAIN_USER_ID
+        self.partner_user_id = PARTNER_USER_ID
+        self.users: dict[str, User] = {}
+        self.posts: list[Post] = []
+        self.posts_by_id: dict[str, Post] = {}
+        self.media: dict[str, Media] = {}
+        self.timelines: dict[str, Timeline] = {}
+        self.username_index: dict[str, str] = {}
+        self.advances = 0
+        self._ids = _Ids()
+        self._foreign: list[Post] = []
+        self._foreign_ms: list[int] = []
+        # Generation allocates many small dicts; cyclic GC passes would dominate its cost.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._build(posts, partner_posts, lookup_posts)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+
+    def _build(self, posts: int, partner_posts: int, lookup_posts: int) -> None:
+        seed = self.seed
+        self._build_users()
+        self._gen_foreign(_rng(seed, "foreign"), max(30, posts // 6))
+        self._gen_account(_rng(seed, "main"), MAIN_USER_ID, posts, shared_video=True)
+        self._gen_account(_rng(seed, "partner"), PARTNER_USER_ID, partner_posts, shared_video=False)
+        self._gen_protected(_rng(seed, "protected"))
+        self._gen_lookup(_rng(seed, "lookup"), lookup_posts)
+        self._rebuild_timelines()
+        for uid in (MAIN_USER_ID, PARTNER_USER_ID):
+            self.users[uid].public_metrics["tweet_count"] = len(self.timelines[uid].posts)
+
+    # --- accounts -------------------------------------------------------------------------
+
+    def _add_user(self, user: User) -> None:
+        self.users[user.id] = user
+        self.username_index[user.username.lower()] = user.id
+
+    def _build_users(self) -> None:
+        rng = _rng(self.seed, "users")
+
+        def metrics() -> dict[str, int]:
+            return {
+                "followers_count": rng.randint(100, 90_000),
+                "following_count": rng.randint(10, 2_000),
+                "tweet_count": rng.randint(100, 20_000),
+                "listed_count": rng.randint(0, 400),
+                "like_count": rng.randint(0, 30_000),
+            }
+
+        def created(year: int) -> datetime:
+            return datetime(year, rng.randint(1, 12), rng.randint(1, 28), tzinfo=timezone.utc)
+
+        specs: list[tuple[str, str, str, bool]] = [
+            (MAIN_USER_ID, MAIN_USERNAME, "Sandbox Brand", False),
+            (PARTNER_USER_ID, PARTNER_USERNAME, "Sandbox Partner", False),
+            *((uid, handle, name, False) for uid, handle, name in THIRD_USERS),
+            (PROTECTED_USER_ID, "sandbox_locked", "Locked Account", True),
+        ]
+        for uid, handle, name, protected in specs:
+            self._add_user(
+                User(
+                    id=uid,
+                    username=handle,
+                    name=name,
+                    created_at=created(2012 + int(uid[-1])),
+                    description=f"{name}: an account of the offline X API sandbox.",
+                    protected=protected,
+                    verified=uid == MAIN_USER_ID,
+                    location="Sandbox City" if uid in (MAIN_USER_ID, PARTNER_USER_ID) else None,
+                    url="https://t.co/sandboxurl" if uid == MAIN_USER_ID else None,
+                    profile_image_url=f"https://pbs.twimg.com/profile_images/{uid}/p_normal.jpg",
+                    public_metrics=metrics(),
+                )
+            )
+
+    # --- posts ----------------------------------------------------------------------------
+
+    def _add(self, post: Post) -> None:
+        self.posts.append(post)
+        self.posts_by_id[post.id] = post
+
+    def _new_media(self, rng: random.Random, kind: str, ms: int, promoted: bool) -> Media:
+        mid = self._ids.make(ms - rng.randint(5_000, 600_000))
+        if kind == "photo":
+            media = Media(
+                media_key=f"3_{mid}",
+                type="photo",
+                width=rng.choice((1200, 1600, 2048)),
+                height=rng.choice((675, 900, 1152)),
+                url=f"https://pbs.twimg.com/media/S{mid:x}.jpg",
+                alt_text=rng.choice((None, "A product photo", "Team at the booth")),
+            )
+        elif kind == "animated_gif":
+            media = Media(
+                media_key=f"16_{mid}",
+                type="animated_gif",
+                width=498,
+                height=280,
+                preview_image_url=f"https://pbs.twimg.com/tweet_video_thumb/G{mid:x}.jpg",
+                variants=[
+                    {
+                        "bit_rate": 0,
+                        "content_type": "video/mp4",
+                        "url": f"https://video.twimg.com/tweet_video/G{mid:x}.mp4",
+                    }
+                ],
+            )
+        else:
+            base = f"https://video.twimg.com/ext_tw_video/{mid}/pu/vid"
+            media = Media(
+                media_key=f"13_{mid}",
+                type="video",
+                width=1280,
+                height=720,
+                preview_image_url=f"https://pbs.twimg.com/ext_tw_video_thumb/{mid}/pu/img/v.jpg",
+                duration_ms=rng.randint(5_000, 140_000),
+                variants=[
+                    {
+                        "content_type": "application/x-mpegURL",
+                        "url": f"https://video.twimg.com/ext_tw_video/{mid}/pu/pl/v.m3u8",
+                    },
+                    {
+                        "bit_rate": 256000,
+                        "content_type": "video/mp4",
+                        "url": f"{base}/480x270/v.mp4",
+                    },
+                    {
+                        "bit_rate": 832000,
+                        "content_type": "video/mp4",
+                        "url": f"{base}/640x360/v.mp4",
+                    },
+                    {
+                        "bit_rate": 2176000,
+                        "content_type": "video/mp4",
+                        "url": f"{base}/1280x720/v.mp4",
+                    },
+                ],
+                organic_metrics=_video_family(rng, 1.0),
+                promoted_metrics=_video_family(rng, 2.0) if promoted else None,
+            )
+            derive_media(media)
+        self.media[media.media_key] = media
+        return media
+
+    def _make_post(
+        self,
+        rng: random.Random,
+        *,
+        author_id: str,
+        ms: int,
+        kind: str,
+        number: int,
+        media_kind: str | None,
+        link: bool,
+        promoted: bool,
+        target: Post | None,
+        shared_media: Media | None = None,
+    ) -> Post:
+        pid = str(self._ids.make(ms))
+        author = self.users[author_id]
+        topic = TOPICS[number % len(TOPICS)]
+        entities: dict[str, Any] = {}
+        parts: list[str] = []
+        referenced: list[dict[str, str]] | None = None
+        reply_to: str | None = None
+        conversation = pid
+        if kind == "retweet" and target is not None:
+            handle = self.users[target.author_id].username
+            text = f"RT @{handle}: {target.text}"[:280]
+            entities["mentions"] = [
+                {"start": 3, "end": 4 + len(handle), "username": handle, "id": target.author_id}
+            ]
+            referenced = [{"type": "retweeted", "id": target.id}]
+            post = Post(
+                id=pid,
+                author_id=author_id,
+                created_ms=ms,
+                text=text,
+                kind=kind,
+                conversation_id=pid,
+                referenced_tweets=referenced,
+                entities=entities,
+            )
+            _post_metrics(rng, post, promoted=False)
+            derive_public(post)
+            return post
+        if kind == "reply" and target is not None:
+            handle = self.users[target.author_id].username
+            mention = f"@{handle}"
+            parts.append(mention)
+            entities["mentions"] = [
+                {"start": 0, "end": len(mention), "username": handle, "id": target.author_id}
+            ]
+            referenced = [{"type": "replied_to", "id": target.id}]
+            reply_to = target.author_id
+            conversation = target.conversation_id
+        parts.append(f"{author.name} {topic} note {number}:")
+        parts.append(rng.choice(("Big news today.", "Thanks everyone!", "Read more below.")))
+        if rng.random() < 0.3:
+            tag = topic.replace(" ", "")
+            start = len(" ".join(parts)) + 1
+            parts.append(f"#{tag}")
+            entities["hashtags"] = [{"start": start, "end": start + len(tag) + 1, "tag": tag}]
+        if link:
+            short = f"https://t.co/{pid[-10:]}"
+            start = len(" ".join(parts)) + 1
+            parts.append(short)
+            entities["urls"] = [
+                {
+                    "start": start,
+                    "end": start + len(short),
+                    "url": short,
+                    "expanded_url": f"https://example.com/{topic.replace(' ', '-')}/{number}",
+                    "display_url": f"example.com/{topic.replace(' ', '-')}/{number}",
+                }
+            ]
+        if kind == "quote" and target is not None:
+            referenced = [{"type": "quoted", "id": target.id}]
+        media_keys: list[str] = []
+        if shared_media is not None:
+            media_keys.append(shared_media.media_key)
+        elif media_kind == "photo":
+            for _ in range(rng.choice((1, 1, 1, 2, 4))):
+                media_keys.append(self._new_media(rng, "photo", ms, promoted).media_key)
+        elif media_kind is not None:
+            media_keys.append(self._new_media(rng, media_kind, ms, promoted).media_key)
+        post = Post(
+            id=pid,
+            author_id=author_id,
+            created_ms=ms,
+            text=" ".join(parts),
+            kind=kind,
+            conversation_id=conversation,
+            in_reply_to_user_id=reply_to,
+            referenced_tweets=referenced,
+            media_keys=media_keys,
+            possibly_sensitive=rng.random() < 0.02,
+            reply_settings="everyone" if rng.random() < 0.9 else "following",
+            entities=entities or None,
+            has_link=link,
+            lang=rng.choice(("en", "en", "en", "en", "de", "fr")),
+        )
+        _post_metrics(rng, post, promoted)
+        derive_public(post)
+        return post
+
+    def _gen_foreign(self, rng: random.Random, count: int) -> None:
+        third = [uid for uid, _h, _n in THIRD_USERS]
+        for i in range(count):
+            ms = self.start_ms - rng.randint(3_600_000, 160 * DAY_MS)
+            ms -= ms % 1000
+            kind_media = rng.choice((None, None, None, "photo", "video"))
+            post = self._make_post(
+                rng,
+                author_id=third[i % len(third)],
+                ms=ms,
+                kind="original",
+                number=i,
+                media_kind=kind_media,
+                link=rng.random() < 0.3,
+                promoted=False,
+                target=None,
+            )
+            self._foreign.append(post)
+            self._add(post)
+        self._foreign.sort(key=lambda p: p.created_ms)
+        self._foreign_ms = [p.created_ms for p in self._foreign]
+
+    def _older_foreign(self, rng: random.Random, ms: int) -> Post:
+        idx = bisect.bisect_left(self._foreign_ms, ms)
+        if idx == 0:
+            return self._foreign[0]
+        return self._foreign[rng.randrange(max(0, idx - 20), idx)]
+
+    def _gen_account(  # noqa: PLR0912, PLR0915 -- one pass keeps generation O(n)
+        self, rng: random.Random, author_id: str, count: int, *, shared_video: bool
+    ) -> None:
+        n_recent = max(1, count // 4) if count else 0
+        ages: list[int] = []
+        for i in range(count):
+            if i < n_recent:
+                ages.append(rng.randint(120_000, 26 * DAY_MS))
+            else:
+                ages.append(rng.randint(34 * DAY_MS, 120 * DAY_MS))
+        times = sorted(self.start_ms - a - (self.start_ms - a) % 1000 for a in ages)
+        recent_idx = [i for i, ms in enumerate(times) if ms >= self.start_ms - 30 * DAY_MS]
+        old_idx = [i for i, ms in enumerate(times) if ms < self.start_ms - 30 * DAY_MS]
+        forced: dict[int, str] = {}
+        for group, plan in (
+            (
+                recent_idx,
+                ("video", "photo", "gif", "retweet", "reply", "link", "plain", "promoted", "self"),
+            ),
+            (old_idx, ("video", "photo", "gif", "retweet", "reply", "link", "plain")),
+        ):
+            picks = rng.sample(group, min(len(group), len(plan)))
+            forced.update(zip(picks, plan, strict=False))
+        shared: list[int] = []
+        if shared_video:
+            pool_r = [i for i in recent_idx if i not in forced]
+            pool_o = [i for i in old_idx if i not in forced]
+            shared = rng.sample(pool_r, min(2, len(pool_r))) + rng.sample(
+                pool_o, min(1, len(pool_o))
+            )
+            shared.sort()
+        shared_media: Media | None = None
+        own: list[Post] = []
+        for i, ms in enumerate(times):
+            recent = ms >= self.start_ms - 30 * DAY_MS
+            plan_item = forced.get(i)
+            roll = rng.random()
+            if plan_item in ("retweet", "reply", "self"):
+                kind = "reply" if plan_item == "self" else plan_item
+            elif plan_item is not None or i in shared:
+                kind = "original"
+            elif roll < 0.10:
+                kind = "retweet"
+            elif roll < 0.25:
+                kind = "reply"
+            elif roll < 0.30:
+                kind = "quote"
+            else:
+                kind = "original"
+            target: Post | None = None
+            if kind in ("retweet", "quote") or (kind == "reply" and plan_item != "self"):
+                target = self._older_foreign(rng, ms)
+            if kind == "reply" and (plan_item == "self" or (own and rng.random() < 0.3)):
+                target = own[-1] if own else self._older_foreign(rng, ms)
+            media_kind: str | None = None
+            link = False
+            promoted = False
+            if kind != "retweet":
+                mroll = rng.random()
+                media_kind = {"video": "video", "photo": "photo", "gif": "animated_gif"}.get(
+                    plan_item or ""
+                )
+                if plan_item is None:
+                    if mroll < 0.22:
+                        media_kind = "photo"
+                    elif mroll < 0.32:
+                        media_kind = "video"
+                    elif mroll < 0.36:
+                        media_kind = "animated_gif"
+                link = plan_item == "link" or (plan_item is None and rng.random() < 0.3)
+                promoted = recent and (
+                    plan_item == "promoted" or (plan_item is None and rng.random() < 0.2)
+                )
+            media_for_post: Media | None = None
+            if i in shared:
+                if shared_media is None:
+                    shared_media = self._new_media(rng, "video", ms, promoted=False)
+                media_for_post = shared_media
+                promoted = False
+                media_kind = None
+            post = self._make_post(
+                rng,
+                author_id=author_id,
+                ms=ms,
+                kind=kind,
+                number=i,
+                media_kind=media_kind,
+                link=link,
+                promoted=promoted,
+                target=target,
+                shared_media=media_for_post,
+            )
+            own.append(post)
+            self._add(post)
+
+    def _gen_protected(self, rng: random.Random) -> None:
+        for i in range(3):
+            ms = self.start_ms - rng.randint(DAY_MS, 60 * DAY_MS)
+            ms -= ms % 1000
+            post = self._make_post(
+                rng,
+                author_id=PROTECTED_USER_ID,
+                ms=ms,
+                kind="original",
+                number=i,
+                media_kind=None,
+                link=False,
+                promoted=False,
+                target=None,
+            )
+            self._add(post)
+
+    def _gen_lookup(self, rng: random.Random, count: int) -> None:
+        """Extra foreign posts for id-lookup scale tests: a lean path, O(1) per post."""
+        third = [(uid, name) for uid, _h, name in THIRD_USERS]
+        span = 120 * DAY_MS
+        rnd = rng.random
+        for i in range(count):
+            ms = self.start_ms - 60_000 - (span * (i + 1)) // (count + 1)
+            ms -= ms % 1000
+            author_id, name = third[i % len(third)]
+            pid = str(self._ids.make(ms))
+            roll = rnd()
+            link = roll < 0.25
+            text = f"{name} {TOPICS[i % len(TOPICS)]} note {i}: archive sample."
+            entities: dict[str, Any] | None = None
+            if link:
+                short = f"https://t.co/{pid[-10:]}"
+                start = len(text) + 1
+                text = f"{text} {short}"
+                entities = {
+                    "urls": [
+                        {
+                            "start": start,
+                            "end": start + len(short),
+                            "url": short,
+                            "expanded_url": f"https://example.com/archive/{i}",
+                            "display_url": f"example.com/archive/{i}",
+                        }
+                    ]
+                }
+            impressions = 50 + int(4000 * rnd())
+            organic = {
+                "impression_count": impressions,
+                "like_count": int(impressions * 0.04 * rnd()),
+                "reply_count": int(impressions * 0.006 * rnd()),
+                "retweet_count": int(impressions * 0.01 * rnd()),
+                "user_profile_clicks": int(impressions * 0.01 * rnd()),
+            }
+            if link:
+                organic["url_link_clicks"] = int(impressions * 0.03 * rnd())
+            media_keys: list[str] = []
+            if 0.88 <= roll < 0.96:
+                media_keys.append(self._new_media(rng, "photo", ms, promoted=False).media_key)
+            elif roll >= 0.96:
+                media_keys.append(self._new_media(rng, "video", ms, promoted=False).media_key)
+            post = Post(
+                id=pid,
+                author_id=author_id,
+                created_ms=ms,
+                text=text,
+                kind="original",
+                conversation_id=pid,
+                media_keys=media_keys,
+                entities=entities,
+                has_link=link,
+                organic_metrics=organic,
+                extra={"quote_count": int(3 * rnd()), "bookmark_count": int(5 * rnd())},
+            )
+            derive_public(post)
+            self._add(post)
+
+    def _rebuild_timelines(self) -> None:
+        by_author: dict[str, list[Post]] = {uid: [] for uid in self.users}
+        for post in self.posts:
+            by_author.setdefault(post.author_id, []).append(post)
+        self.timelines = {uid: Timeline(posts) for uid, posts in by_author.items()}
+
+    # --- queries --------------------------------------------------------------------------
+
+    def timeline(self, user_id: str) -> list[Post]:
+        """Return an account's posts, newest first."""
+        tl = self.timelines.get(user_id)
+        return list(tl.posts) if tl else []
+
+    def post(self, post_id: str) -> Post | None:
+        """Return the post with that id, if any."""
+        return self.posts_by_id.get(post_id)
+
+    def user_by_username(self, username: str) -> User | None:
+        """Return the account with that handle (case-insensitive), if any."""
+        uid = self.username_index.get(username.lower())
+        return self.users.get(uid) if uid else None
+
+    # --- evolution ------------------------------------------------------------------------
+
+    def advance(self, *, new_posts: int, metric_growth: bool, now_ms: int) -> list[Post]:
+        """Add `new_posts` posts by the main account created around `now_ms`; grow metrics.
+
+        Metrics grow for posts younger than 7 days at `now_ms`; older posts keep their figures.
+        Deterministic for the seed and the number of earlier advances.
+        """
+        self.advances += 1
+        rng = _rng(self.seed, f"advance:{self.advances}")
+        created: list[Post] = []
+        if metric_growth:
+            self._grow(rng, now_ms)
+        main_tl = self.timelines[MAIN_USER_ID]
+        newest_ms = main_tl.posts[0].created_ms if main_tl.posts else 0
+        base_s = now_ms // 1000 - max(0, new_posts - 1)
+        for i in range(new_posts):
+            ms = max((base_s + i) * 1000, newest_ms + 1000)
+            roll = rng.random()
+            media_kind = "photo" if roll < 0.3 else ("video" if roll < 0.5 else None)
+            post = self._make_post(
+                rng,
+                author_id=MAIN_USER_ID,
+                ms=ms,
+                kind="original",
+                number=10_000 * self.advances + i,
+                media_kind=media_kind,
+                link=rng.random() < 0.4,
+                promoted=rng.random() < 0.2,
+                target=None,
+            )
+            newest_ms = ms
+            self._add(post)
+            created.append(post)
+        if created:
+            main_tl = Timeline(main_tl.posts + created)
+            self.timelines[MAIN_USER_ID] = main_tl
+            self.users[MAIN_USER_ID].public_metrics["tweet_count"] += len(created)
+        return created
+
+    def _grow(self, rng: random.Random, now_ms: int) -> None:
+        cutoff = now_ms - 7 * DAY_MS
+        grown_media: set[str] = set()
+        for post in self.posts:
+            if post.created_ms < cutoff:
+                continue
+            for fam in (post.organic_metrics, post.promoted_metrics):
+                if not fam:
+                    continue
+                fam["impression_count"] += rng.randint(10, 400)
+                fam["like_count"] += rng.randint(0, 12)
+                fam["reply_count"] += rng.randint(0, 3)
+                fam["retweet_count"] += rng.randint(0, 4)
+                fam["user_profile_clicks"] += rng.randint(0, 5)
+                if "url_link_clicks" in fam:
+                    fam["url_link_clicks"] += rng.randint(0, 6)
+            post.extra["quote_count"] = post.extra.get("quote_count", 0) + rng.randint(0, 2)
+            post.extra["bookmark_count"] = post.extra.get("bookmark_count", 0) + rng.randint(0, 2)
+            post.extra["detail_expands"] = post.extra.get("detail_expands", 0) + rng.randint(0, 9)
+            derive_public(post)
+            for key in post.media_keys:
+                media = self.media[key]
+                if key in grown_media or not media.has_metrics:
+                    continue
+                grown_media.add(key)
+                for vfam in (media.organic_metrics, media.promoted_metrics):
+                    if not vfam:
+                        continue
+                    bump = rng.randint(5, 200)
+                    for name in vfam:
+                        vfam[name] += bump
+                        bump = int(bump * 0.7)
+                derive_media(media)
+
+    # --- summaries ------------------------------------------------------------------------
+
+    def summary(self, *, full: bool = False) -> dict[str, Any]:
+        """Return a JSON-ready description of the world (all posts when `full`)."""
+        shown = (
+            self.posts
+            if full
+            else [p for p in self.posts if p.author_id in (MAIN_USER_ID, PARTNER_USER_ID)]
+        )
+        return {
+            "seed": self.seed,
+            "start": api_time(self.start_ms),
+            "main_user_id": self.main_user_id,
+            "partner_user_id": self.partner_user_id,
+            "post_count": len(self.posts),
+            "media_count": len(self.media),
+            "users": [
+                {
+                    "id": u.id,
+                    "username": u.username,
+                    "name": u.name,
+                    "protected": u.protected,
+                    "public_metrics": dict(u.public_metrics),
+                }
+                for u in self.users.values()
+            ],
+            "posts": [
+                {
+                    "id": p.id,
+                    "author_id": p.author_id,
+                    "created_at": p.created_at_api,
+                    "kind": p.kind,
+                    "media_keys": list(p.media_keys),
+                    "has_link": p.has_link,
+                    "promoted": p.promoted,
+                }
+                for p in shown
+            ],
+        }
+
+
+def default_now() -> datetime:
+    """Return the current UTC time truncated to the second."""
+    now = datetime.now(tz=timezone.utc)
+    return now - timedelta(microseconds=now.microsecond)
