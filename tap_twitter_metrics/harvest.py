@@ -1,0 +1,450 @@
+"""The one pass over the X API that feeds every stream.
+
+Posts are read once per run: a timeline page or a lookup batch brings the posts, their
+media, their authors and every selected metric family in one response. Private families
+are asked for only where the API can grant them, because a refused private field makes
+the API drop the whole post from the response.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from tap_twitter_metrics.records import parse_page, parse_users
+
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable, Iterable, Iterator, Mapping
+
+    from tap_twitter_metrics.client import RunStats, XApiClient
+    from tap_twitter_metrics.records import Page, Problem
+
+PRIVATE_DAYS = 30
+# Posts this close to the 30-day edge may cross it before the request lands.
+PRIVATE_MARGIN = timedelta(hours=1)
+MAX_IDS = 100
+PAGE_SIZE = "100"
+SNOWFLAKE_EPOCH_MS = 1288834974657
+SNOWFLAKE_START = datetime(2010, 11, 4, tzinfo=timezone.utc)
+
+TWEET_FIELDS = (
+    "created_at",
+    "author_id",
+    "conversation_id",
+    "lang",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "attachments",
+    "edit_history_tweet_ids",
+    "possibly_sensitive",
+    "reply_settings",
+    "entities",
+)
+MEDIA_FIELDS = (
+    "duration_ms",
+    "url",
+    "preview_image_url",
+    "width",
+    "height",
+    "alt_text",
+    "variants",
+)
+USER_FIELDS = "created_at,public_metrics"
+PRIVATE_FAMILIES = ("non_public_metrics", "organic_metrics", "promoted_metrics")
+FAMILY_STREAMS = {
+    "public_metrics": ("tweet_public_metrics", "media_public_metrics"),
+    "non_public_metrics": ("tweet_non_public_metrics", "media_non_public_metrics"),
+    "organic_metrics": ("tweet_organic_metrics", "media_organic_metrics"),
+    "promoted_metrics": ("tweet_promoted_metrics", "media_promoted_metrics"),
+}
+MEDIA_STREAMS = ("media", *(media for _, media in FAMILY_STREAMS.values()))
+DEDUPLICATED_STREAMS = ("users", *MEDIA_STREAMS)
+PARTIAL_ERROR_KINDS = {
+    "resource-not-found": "not found",
+    "not-authorized-for-resource": "not visible (protected or suspended author)",
+    "not-authorized-for-field": "read again without the private fields the API refused",
+}
+
+
+@dataclass(frozen=True)
+class Account:
+    """An account whose timeline is read."""
+
+    id: str
+    username: str | None
+
+    @property
+    def label(self) -> str:
+        """How log lines name the account."""
+        return f"@{self.username} ({self.id})" if self.username else self.id
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the selected streams need from the API."""
+
+    streams: frozenset[str]
+
+    def tweet_families(self, private: frozenset[str]) -> list[str]:
+        """Tweet metric families to ask for, given the private ones allowed."""
+        return [
+            family
+            for family, (tweet_stream, _) in FAMILY_STREAMS.items()
+            if tweet_stream in self.streams and (family == "public_metrics" or family in private)
+        ]
+
+    def media_families(self, private: frozenset[str]) -> list[str]:
+        """Media metric families to ask for, given the private ones allowed."""
+        return [
+            family
+            for family, (_, media_stream) in FAMILY_STREAMS.items()
+            if media_stream in self.streams and (family == "public_metrics" or family in private)
+        ]
+
+    @property
+    def private_families(self) -> frozenset[str]:
+        """Private families some selected stream needs."""
+        return frozenset(
+            family
+            for family in PRIVATE_FAMILIES
+            if any(stream in self.streams for stream in FAMILY_STREAMS[family])
+        )
+
+    @property
+    def wants_media(self) -> bool:
+        """Whether the media expansion is needed at all."""
+        return any(stream in self.streams for stream in MEDIA_STREAMS)
+
+    @property
+    def wants_posts(self) -> bool:
+        """Whether any selected stream is made from posts."""
+        return bool(self.streams - {"users"})
+
+    def params(self, private: frozenset[str], *, authors: bool) -> dict[str, str]:
+        """Field and expansion parameters for a tweets request."""
+        params = {"tweet.fields": ",".join((*TWEET_FIELDS, *self.tweet_families(private)))}
+        expansions = []
+        if self.wants_media:
+            expansions.append("attachments.media_keys")
+            params["media.fields"] = ",".join((*MEDIA_FIELDS, *self.media_families(private)))
+        if authors and "users" in self.streams:
+            expansions.append("author_id")
+            params["user.fields"] = USER_FIELDS
+        if expansions:
+            params["expansions"] = ",".join(expansions)
+        return params
+
+
+def api_time(moment: datetime) -> str:
+    """The timeline's time parameter format: whole seconds, UTC."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def observed_now() -> str:
+    """The time figures were read, in the API's own format."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def snowflake_time(post_id: str) -> datetime | None:
+    """Creation time encoded in a post id, when the id is a snowflake."""
+    moment = datetime.fromtimestamp(
+        ((int(post_id) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000, tz=timezone.utc
+    )
+    return (
+        moment
+        if SNOWFLAKE_START < moment < datetime.now(timezone.utc) + timedelta(days=1)
+        else None
+    )
+
+
+def refused_families(problems: Iterable[Problem]) -> frozenset[str]:
+    """Private families named by field-authorization errors."""
+    return frozenset(
+        problem.field.split(".", 1)[0]
+        for problem in problems
+        if problem.kind == "not-authorized-for-field" and problem.field
+    )
+
+
+def batches(ids: list[str], size: int = MAX_IDS) -> Iterator[list[str]]:
+    """Consecutive slices of at most `size` ids."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def is_blank(page: Page) -> bool:
+    """A response that holds neither posts nor errors."""
+    return not page.returned_ids and not page.problems
+
+
+class Harvest:
+    """Reads accounts, timelines and lookups, and hands each record to its stream."""
+
+    def __init__(
+        self,
+        *,
+        client: XApiClient,
+        config: Mapping[str, t.Any],
+        selection: Selection,
+        user_context: bool,
+        write: Callable[[str, dict[str, t.Any]], None],
+        logger: logging.Logger,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.selection = selection
+        self.user_context = user_context
+        self.write = write
+        self.logger = logger
+        self.stats: RunStats = client.stats
+        self._written: dict[str, set[str]] = {stream: set() for stream in DEDUPLICATED_STREAMS}
+        self._accounts: list[Account] | None = None
+        self._own_id: str | None = None
+        self.private_cutoff = self._private_cutoff()
+
+    @staticmethod
+    def _private_cutoff() -> datetime:
+        cutoff = datetime.now(timezone.utc) - timedelta(days=PRIVATE_DAYS) + PRIVATE_MARGIN
+        return cutoff.replace(microsecond=0) + timedelta(seconds=1)
+
+    # Accounts
+
+    def accounts(self) -> list[Account]:
+        """The accounts whose timelines are read, resolved once per run."""
+        if self._accounts is None:
+            self._accounts = self._resolve_accounts()
+        return self._accounts
+
+    def _resolve_accounts(self) -> list[Account]:
+        user_ids: list[str] = list(dict.fromkeys(self.config.get("user_ids") or []))
+        usernames = [name.lstrip("@") for name in self.config.get("usernames") or []]
+        tweet_ids = self.config.get("tweet_ids") or []
+        accounts: dict[str, Account] = {}
+        needs_me = self.user_context and (
+            self.selection.private_families or not (user_ids or usernames or tweet_ids)
+        )
+        if needs_me:
+            me = self._read_users("/2/users/me", {"user.fields": USER_FIELDS})
+            self._own_id = me[0].id if me else None
+            if me and not (user_ids or usernames or tweet_ids):
+                accounts[me[0].id] = me[0]
+        for name in dict.fromkeys(usernames):
+            for account in self._read_users(
+                f"/2/users/by/username/{name}", {"user.fields": USER_FIELDS}
+            ):
+                accounts.setdefault(account.id, account)
+        if user_ids and "users" in self.selection.streams:
+            for batch in batches(user_ids):
+                found = self._read_users(
+                    "/2/users", {"ids": ",".join(batch), "user.fields": USER_FIELDS}
+                )
+                for account in found:
+                    accounts.setdefault(account.id, account)
+            known = set(accounts)
+            for user_id in user_ids:
+                if user_id not in known:
+                    self.logger.warning(
+                        "Account %s was not found; its timeline is skipped.", user_id
+                    )
+        else:
+            for user_id in user_ids:
+                accounts.setdefault(user_id, Account(user_id, None))
+        return list(accounts.values())
+
+    def _read_users(self, path: str, params: dict[str, str]) -> list[Account]:
+        body = self.client.get(path, params)
+        users, problems = parse_users(body, observed_now())
+        self._count_problems(problems)
+        for user in users:
+            self._write_once("users", user["id"], user)
+        return [Account(user["id"], user.get("username")) for user in users]
+
+    # Timelines
+
+    def timeline(self, account: Account, start: datetime | None) -> Iterator[dict[str, t.Any]]:
+        """Tweet records of an account's timeline from `start` on; other records are written."""
+        if not self.selection.wants_posts:
+            return
+        requests_before, posts_before = self.stats.requests, self.stats.posts_read
+        private = self._private_for(account.id)
+        cutoff = self.private_cutoff
+        if private and (start is None or start < cutoff):
+            yield from self._timeline_pass(account, private, start=cutoff, end=None)
+            yield from self._timeline_pass(account, frozenset(), start=start, end=cutoff)
+        else:
+            yield from self._timeline_pass(account, private, start=start, end=None)
+        self.logger.info(
+            "Account %s: %d posts read in %d requests, from %s.",
+            account.label,
+            self.stats.posts_read - posts_before,
+            self.stats.requests - requests_before,
+            api_time(start) if start else "the oldest post the API reaches",
+        )
+
+    def _private_for(self, author_id: str | None) -> frozenset[str]:
+        if not self.user_context or (author_id is not None and author_id != self._own_id):
+            return frozenset()
+        return self.selection.private_families
+
+    def _timeline_pass(
+        self,
+        account: Account,
+        private: frozenset[str],
+        *,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> Iterator[dict[str, t.Any]]:
+        base = {"max_results": PAGE_SIZE}
+        if start:
+            base["start_time"] = api_time(start)
+        if end:
+            base["end_time"] = api_time(end)
+        if exclude := self.config.get("exclude"):
+            base["exclude"] = ",".join(exclude)
+        path = f"/2/users/{account.id}/tweets"
+        # The split passes overlap on the cutoff second: the private pass read those posts.
+        before = end.strftime("%Y-%m-%dT%H:%M:%S.000Z") if end else None
+        token: str | None = None
+        while True:
+            paging = {**base, "pagination_token": token} if token else base
+
+            def fetch(
+                families: frozenset[str], paging: dict[str, str] = paging
+            ) -> dict[str, t.Any]:
+                return self.client.get(
+                    path, {**paging, **self.selection.params(families, authors=False)}
+                )
+
+            pages = self._read_with_fallback(fetch, private)
+            token = next((page.next_token for page in pages if page.next_token), None)
+            for page in pages:
+                yield from self._write_page(page, before=before)
+            if not token:
+                return
+
+    # Lookups
+
+    def lookups(self) -> Iterator[dict[str, t.Any]]:
+        """Tweet records of the posts named in `tweet_ids`; other records are written."""
+        ids = list(dict.fromkeys(self.config.get("tweet_ids") or []))
+        if not ids:
+            return
+        requests_before = self.stats.requests
+        may_be_private = [post_id for post_id in ids if self._maybe_private(post_id)]
+        public = [post_id for post_id in ids if not self._maybe_private(post_id)]
+        found = 0
+        for group, families in (
+            (may_be_private, self._private_for(None)),
+            (public, frozenset[str]()),
+        ):
+            for batch in batches(group):
+                for record in self._lookup(batch, families):
+                    found += 1
+                    yield record
+        self.logger.info(
+            "Looked up %d of %d posts by id in %d requests.",
+            found,
+            len(ids),
+            self.stats.requests - requests_before,
+        )
+
+    def _maybe_private(self, post_id: str) -> bool:
+        if not (self.user_context and self.selection.private_families):
+            return False
+        created = snowflake_time(post_id)
+        return created is None or created >= self.private_cutoff
+
+    def _lookup(self, ids: list[str], private: frozenset[str]) -> Iterator[dict[str, t.Any]]:
+        pending = ids
+        families = private
+        while pending:
+            body = self.client.get(
+                "/2/tweets",
+                {"ids": ",".join(pending), **self.selection.params(families, authors=True)},
+            )
+            page = parse_page(body, observed_now())
+            yield from self._write_page(page)
+            settled = set(page.returned_ids) | {
+                problem.resource_id
+                for problem in page.problems
+                if problem.kind in {"resource-not-found", "not-authorized-for-resource"}
+            }
+            pending = [post_id for post_id in pending if post_id not in settled]
+            if not families:
+                return
+            # Posts missing without a reason are read once more with public fields only.
+            refusals = self._refusals(page) & families
+            families = families - refusals if refusals else frozenset()
+
+    # Reading with the refused private fields left out
+
+    def _read_with_fallback(
+        self, fetch: Callable[[frozenset[str]], dict[str, t.Any]], private: frozenset[str]
+    ) -> list[Page]:
+        """Read, then read again without private families the API refused or blanked.
+
+        Each read after the first is reduced to the posts the earlier reads lacked.
+        """
+        pages: list[Page] = []
+        seen: set[str] = set()
+        families = private
+        while True:
+            page = parse_page(fetch(families), observed_now())
+            page = page.without_posts(seen) if seen else page
+            pages.append(page)
+            seen.update(page.returned_ids)
+            refusals = self._refusals(page) & families if families else frozenset()
+            if not refusals:
+                return pages
+            families = families - refusals
+
+    def _refusals(self, page: Page) -> frozenset[str]:
+        refused = refused_families(page.problems)
+        if "promoted_metrics" in self.selection.private_families and is_blank(page):
+            # Never-promoted posts may blank the whole response instead of the field.
+            refused |= {"promoted_metrics"}
+        return refused
+
+    # Writing
+
+    def _write_page(self, page: Page, *, before: str | None = None) -> Iterator[dict[str, t.Any]]:
+        self._count_problems(page.problems)
+        for user in page.users:
+            self._write_once("users", user["id"], user)
+        for media in page.media:
+            self._write_once("media", media["media_key"], media)
+        for stream, records in page.metrics.items():
+            if stream not in self.selection.streams:
+                continue
+            for record in records:
+                if "media_key" in record:
+                    self._write_once(stream, record["media_key"], record)
+                elif before is None or record["created_at"] < before:
+                    self.write(stream, record)
+        for tweet in page.tweets:
+            if before is None or tweet["created_at"] < before:
+                self.stats.posts_read += 1
+                yield tweet
+
+    def _write_once(self, stream: str, key: str, record: dict[str, t.Any]) -> None:
+        written = self._written[stream]
+        if key not in written and stream in self.selection.streams:
+            written.add(key)
+            self.write(stream, record)
+
+    def _count_problems(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.stats.count_problem(problem.kind, problem.resource_id or "?")
+
+    def summarize_problems(self) -> None:
+        """One warning line per kind of partial error met during the run."""
+        for kind, resources in sorted(self.stats.problems.items()):
+            unique = list(dict.fromkeys(resources))
+            shown = ", ".join(unique[:10]) + (" …" if len(unique) > 10 else "")
+            meaning = PARTIAL_ERROR_KINDS.get(kind, "skipped")
+            self.logger.warning(
+                "Partial errors '%s': %d resources %s: %s", kind, len(unique), meaning, shown
+            )

@@ -1,0 +1,159 @@
+"""The tap's settings and the checks that refuse bad ones before any request."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from datetime import datetime, timezone
+
+from singer_sdk import typing as th
+
+OAUTH1_SETTINGS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+SECRET_SETTINGS = (
+    "bearer_token",
+    "consumer_secret",
+    "access_token",
+    "access_token_secret",
+    "oauth2_client_secret",
+    "oauth2_refresh_token",
+)
+_POST_ID = re.compile(r"[0-9]{1,19}")
+_USERNAME = re.compile(r"@?[A-Za-z0-9_]{1,15}")
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "api_url",
+        th.StringType,
+        default="https://api.x.com",
+        description="Base URL of the X API; every path starts with /2/.",
+    ),
+    th.Property(
+        "bearer_token",
+        th.StringType,
+        secret=True,
+        description="App-only bearer token: public metrics of any post.",
+    ),
+    th.Property("consumer_key", th.StringType, description="OAuth 1.0a API key."),
+    th.Property(
+        "consumer_secret", th.StringType, secret=True, description="OAuth 1.0a API secret."
+    ),
+    th.Property(
+        "access_token",
+        th.StringType,
+        secret=True,
+        description="OAuth 1.0a access token of the account whose private metrics are read.",
+    ),
+    th.Property(
+        "access_token_secret",
+        th.StringType,
+        secret=True,
+        description="OAuth 1.0a access token secret.",
+    ),
+    th.Property("oauth2_client_id", th.StringType, description="OAuth 2.0 client id of the app."),
+    th.Property(
+        "oauth2_client_secret",
+        th.StringType,
+        secret=True,
+        description="OAuth 2.0 client secret (confidential clients only).",
+    ),
+    th.Property(
+        "oauth2_refresh_token",
+        th.StringType,
+        secret=True,
+        description="OAuth 2.0 refresh token that seeds oauth2_token_file on the first run.",
+    ),
+    th.Property(
+        "oauth2_token_file",
+        th.StringType,
+        description="File where the rotating OAuth 2.0 tokens are kept between runs.",
+    ),
+    th.Property(
+        "user_ids",
+        th.ArrayType(th.StringType),
+        description="Numeric ids of the accounts whose timelines are read.",
+    ),
+    th.Property(
+        "usernames",
+        th.ArrayType(th.StringType),
+        description="Handles of the accounts whose timelines are read.",
+    ),
+    th.Property(
+        "tweet_ids",
+        th.ArrayType(th.StringType),
+        description="Posts looked up by id on every run.",
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        description="Earliest post creation time to read when there is no state yet.",
+    ),
+    th.Property(
+        "lookback_days",
+        th.IntegerType,
+        default=7,
+        description="Days before the bookmark that are read again to refresh recent figures.",
+    ),
+    th.Property(
+        "exclude",
+        th.ArrayType(th.StringType),
+        default=["retweets"],
+        description="Timeline exclusions: retweets, replies.",
+    ),
+    th.Property(
+        "rate_limit_max_wait_seconds",
+        th.IntegerType,
+        default=900,
+        description="Longest wait for a rate-limit window before the run stops.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=5,
+        description="Tries per request on server errors, timeouts and broken bodies.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.IntegerType,
+        default=60,
+        description="Seconds to wait for one API response.",
+    ),
+).to_dict()
+
+
+def parse_datetime(value: str) -> datetime:
+    """Parse an ISO 8601 time; a time without zone is UTC."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Every problem with the settings' values, each naming its setting."""
+    errors: list[str] = []
+    for setting, pattern, what in (
+        ("user_ids", _POST_ID, "a numeric account id of 1 to 19 digits"),
+        ("tweet_ids", _POST_ID, "a numeric post id of 1 to 19 digits"),
+        ("usernames", _USERNAME, "a handle of 1 to 15 letters, digits or underscores"),
+    ):
+        values = config.get(setting) or []
+        errors.extend(
+            f"{setting}: {value!r} is not {what}"
+            for value in values
+            if not isinstance(value, str) or not pattern.fullmatch(value)
+        )
+    start_date = config.get("start_date")
+    if start_date:
+        try:
+            parse_datetime(str(start_date))
+        except ValueError:
+            errors.append(f"start_date: {start_date!r} is not an ISO 8601 date or time")
+    for setting in ("lookback_days", "rate_limit_max_wait_seconds", "request_timeout"):
+        value = config.get(setting)
+        if isinstance(value, int) and value < 0:
+            errors.append(f"{setting}: must be zero or more, got {value}")
+    if isinstance(config.get("max_retries"), int) and config["max_retries"] < 1:
+        errors.append(f"max_retries: must be at least 1, got {config['max_retries']}")
+    oauth1_given = [name for name in OAUTH1_SETTINGS if config.get(name)]
+    if oauth1_given and len(oauth1_given) < len(OAUTH1_SETTINGS):
+        missing = ", ".join(name for name in OAUTH1_SETTINGS if name not in oauth1_given)
+        errors.append(f"OAuth 1.0a needs all four settings; missing: {missing}")
+    return errors

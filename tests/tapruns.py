@@ -1,0 +1,120 @@
+"""Run the tap as a user does, a subprocess writing Singer messages, and read its output."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+import typing as t
+from collections import Counter
+from dataclasses import dataclass
+from functools import cache
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable
+    from pathlib import Path
+
+ALL_STREAMS = (
+    "users",
+    "tweets",
+    "media",
+    "tweet_public_metrics",
+    "tweet_non_public_metrics",
+    "tweet_organic_metrics",
+    "tweet_promoted_metrics",
+    "media_public_metrics",
+    "media_non_public_metrics",
+    "media_organic_metrics",
+    "media_promoted_metrics",
+)
+PUBLIC_STREAMS = ("users", "tweets", "media", "tweet_public_metrics", "media_public_metrics")
+PRIMARY_KEYS = {
+    stream: (
+        "media_key"
+        if stream.startswith("media")
+        else "id"
+        if stream in {"users", "tweets"}
+        else "tweet_id"
+    )
+    for stream in ALL_STREAMS
+}
+TAP = [sys.executable, "-m", "tap_twitter_metrics"]
+
+
+@dataclass
+class TapRun:
+    """What one run of the tap printed."""
+
+    returncode: int
+    messages: list[dict[str, t.Any]]
+    stderr: str
+
+    def records(self, stream: str) -> list[dict[str, t.Any]]:
+        """RECORD payloads of `stream`, in output order."""
+        return [
+            m["record"] for m in self.messages if m["type"] == "RECORD" and m["stream"] == stream
+        ]
+
+    def by_key(self, stream: str) -> dict[str, dict[str, t.Any]]:
+        """Records of `stream` keyed by primary key (the last one wins, as in a table)."""
+        return {record[PRIMARY_KEYS[stream]]: record for record in self.records(stream)}
+
+    @property
+    def schema_counts(self) -> Counter[str]:
+        """SCHEMA messages per stream."""
+        return Counter(m["stream"] for m in self.messages if m["type"] == "SCHEMA")
+
+    @property
+    def state(self) -> dict[str, t.Any]:
+        """The last STATE message's value."""
+        states = [m["value"] for m in self.messages if m["type"] == "STATE"]
+        return states[-1] if states else {}
+
+    @property
+    def output(self) -> str:
+        """Everything the run printed, for secret checks."""
+        return json.dumps(self.messages) + self.stderr
+
+
+@cache
+def _discovered_catalog() -> str:
+    result = subprocess.run([*TAP, "--discover"], capture_output=True, text=True, check=True)
+    return result.stdout
+
+
+def catalog(selected: Iterable[str]) -> dict[str, t.Any]:
+    """The discovered catalog with exactly `selected` streams selected."""
+    chosen = set(selected)
+    catalog: dict[str, t.Any] = copy.deepcopy(json.loads(_discovered_catalog()))
+    for entry in catalog["streams"]:
+        for metadata in entry["metadata"]:
+            if metadata["breadcrumb"] == []:
+                metadata["metadata"]["selected"] = entry["tap_stream_id"] in chosen
+    return catalog
+
+
+def run_tap(
+    config: dict[str, t.Any],
+    tmp_path: Path,
+    *,
+    streams: Iterable[str] | None = ALL_STREAMS,
+    state: dict[str, t.Any] | None = None,
+    timeout: float = 120,
+) -> TapRun:
+    """Run a sync; `streams=None` keeps the catalog's default selection."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    command = [*TAP, "--config", str(config_file)]
+    if streams is not None:
+        catalog_file = tmp_path / "catalog.json"
+        catalog_file.write_text(json.dumps(catalog(streams)))
+        command += ["--catalog", str(catalog_file)]
+    if state is not None:
+        state_file = tmp_path / "state.json"
+        state_file.write_text(json.dumps(state))
+        command += ["--state", str(state_file)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    return TapRun(result.returncode, messages, result.stderr)
