@@ -69,16 +69,26 @@ def credentials_from(config: Mapping[str, t.Any]) -> Credentials:
 
 
 def _oauth2_credentials(config: Mapping[str, t.Any]) -> Credentials:
-    from tap_twitter_metrics.oauth2 import OAuth2Auth, OAuth2TokenStore
+    from tap_twitter_metrics.oauth2 import OAuth2Auth, OAuth2TokenStore, token_url_for
 
-    token_file = config.get("oauth2_token_file") or ".tap-twitter-metrics-oauth2.json"
+    if not config.get("oauth2_token_file"):
+        msg = "OAuth 2.0 needs a token file"
+        raise ConfigValidationError(
+            msg,
+            errors=[
+                "oauth2_token_file: required with OAuth 2.0: every refresh rotates the refresh "
+                "token, and the new one must be kept for the next run."
+            ],
+        )
     store = OAuth2TokenStore(
-        token_url=config["api_url"].rstrip("/") + "/2/oauth2/token",
+        token_url=token_url_for(config["api_url"]),
         client_id=config["oauth2_client_id"],
         client_secret=config.get("oauth2_client_secret"),
         config_refresh_token=config.get("oauth2_refresh_token"),
-        token_file=Path(token_file),
+        token_file=Path(config["oauth2_token_file"]),
         session=requests.Session(),
+        request_timeout=config.get("request_timeout", 60),
+        max_tries=config.get("max_retries", 5),
     )
 
     def refresh_after_401() -> bool:
