@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tap_twitter_metrics.tap import TapTwitterMetrics
+from tap_twitter_metrics.tap import main
 
-TapTwitterMetrics.cli()
+main()

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
+import sys
 import typing as t
 from functools import cached_property
 
 from singer_sdk import Tap
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 from typing_extensions import override
 
 from tap_twitter_metrics.client import RunStats, XApiClient
 from tap_twitter_metrics.credentials import Credentials, credentials_from
 from tap_twitter_metrics.harvest import Harvest, Selection
+from tap_twitter_metrics.records import ResponseFormatError
 from tap_twitter_metrics.settings import CONFIG_SCHEMA, config_errors
 from tap_twitter_metrics.streams import PRIVATE_STREAMS, STREAM_TYPES, PassStream
 
@@ -147,5 +149,16 @@ class TapTwitterMetrics(Tap):
         return {name: counts.get(name, 0) for name in self.streams if self.streams[name].selected}
 
 
+def main() -> None:
+    """Run the tap's command line; known failures end with their one-line message."""
+    from tap_twitter_metrics.oauth2 import OAuth2Error
+
+    try:
+        TapTwitterMetrics.cli()
+    except (FatalAPIError, OAuth2Error, ResponseFormatError) as error:
+        logging.getLogger(TapTwitterMetrics.name).error("%s", error)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    TapTwitterMetrics.cli()
+    main()
