@@ -9,6 +9,8 @@ the API drop the whole post from the response.
 from __future__ import annotations
 
 import typing as t
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -25,6 +27,7 @@ PRIVATE_DAYS = 30
 # Posts this close to the 30-day edge may cross it before the request lands.
 PRIVATE_MARGIN = timedelta(hours=1)
 MAX_IDS = 100
+LOOKUP_WORKERS = 4
 PAGE_SIZE = "100"
 SNOWFLAKE_EPOCH_MS = 1288834974657
 SNOWFLAKE_START = datetime(2010, 11, 4, tzinfo=timezone.utc)
@@ -330,25 +333,58 @@ class Harvest:
     def lookups(self) -> Iterator[dict[str, t.Any]]:
         """Tweet records of the posts named in `tweet_ids`; other records are written."""
         ids = list(dict.fromkeys(self.config.get("tweet_ids") or []))
-        if not ids:
+        if not ids or not self.selection.wants_posts:
             return
         requests_before = self.stats.requests
-        may_be_private = [post_id for post_id in ids if self._maybe_private(post_id)]
+        private = self._private_for(None)
+        maybe_private = [post_id for post_id in ids if self._maybe_private(post_id)]
         public = [post_id for post_id in ids if not self._maybe_private(post_id)]
+        work = [(batch, private) for batch in batches(maybe_private)]
+        work += [(batch, frozenset[str]()) for batch in batches(public)]
         found = 0
-        for group, families in (
-            (may_be_private, self._private_for(None)),
-            (public, frozenset[str]()),
-        ):
-            for batch in batches(group):
-                for record in self._lookup(batch, families):
-                    found += 1
-                    yield record
+        for (batch, families), body in self._prefetch(work):
+            for record in self._lookup(batch, families, body):
+                found += 1
+                yield record
         self.logger.info(
             "Looked up %d of %d posts by id in %d requests.",
             found,
             len(ids),
             self.stats.requests - requests_before,
+        )
+
+    def _prefetch(
+        self, work: list[tuple[list[str], frozenset[str]]]
+    ) -> Iterator[tuple[tuple[list[str], frozenset[str]], dict[str, t.Any]]]:
+        """First responses of the lookup batches, fetched a few at a time, in order.
+
+        Batches are independent, so a small pool hides the API's latency; results are
+        handed over in the batches' order so the output stays deterministic.
+        """
+        if len(work) < 2:
+            for batch, families in work:
+                yield (batch, families), self._get_lookup(batch, families)
+            return
+        pool = ThreadPoolExecutor(max_workers=LOOKUP_WORKERS, thread_name_prefix="lookup")
+        try:
+            queued: deque[tuple[tuple[list[str], frozenset[str]], Future[dict[str, t.Any]]]]
+            queued = deque()
+            upcoming = iter(work)
+            for item in upcoming:
+                queued.append((item, pool.submit(self._get_lookup, *item)))
+                if len(queued) >= LOOKUP_WORKERS * 2:
+                    break
+            while queued:
+                item, future = queued.popleft()
+                if (following := next(upcoming, None)) is not None:
+                    queued.append((following, pool.submit(self._get_lookup, *following)))
+                yield item, future.result()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _get_lookup(self, ids: list[str], families: frozenset[str]) -> dict[str, t.Any]:
+        return self.client.get(
+            "/2/tweets", {"ids": ",".join(ids), **self.selection.params(families, authors=True)}
         )
 
     def _maybe_private(self, post_id: str) -> bool:
@@ -357,14 +393,12 @@ class Harvest:
         created = snowflake_time(post_id)
         return created is None or created >= self.private_cutoff
 
-    def _lookup(self, ids: list[str], private: frozenset[str]) -> Iterator[dict[str, t.Any]]:
+    def _lookup(
+        self, ids: list[str], private: frozenset[str], body: dict[str, t.Any]
+    ) -> Iterator[dict[str, t.Any]]:
         pending = ids
         families = private
-        while pending:
-            body = self.client.get(
-                "/2/tweets",
-                {"ids": ",".join(pending), **self.selection.params(families, authors=True)},
-            )
+        while True:
             page = parse_page(body, observed_now())
             yield from self._write_page(page)
             settled = set(page.returned_ids) | {
@@ -373,11 +407,12 @@ class Harvest:
                 if problem.kind in {"resource-not-found", "not-authorized-for-resource"}
             }
             pending = [post_id for post_id in pending if post_id not in settled]
-            if not families:
+            if not pending or not families:
                 return
             # Posts missing without a reason are read once more with public fields only.
             refusals = self._refusals(page) & families
             families = families - refusals if refusals else frozenset()
+            body = self._get_lookup(pending, families)
 
     # Reading with the refused private fields left out
 

@@ -333,3 +333,21 @@ def test_no_secret_reaches_output_or_state(sandbox: Sandbox, tmp_path: Path) -> 
     assert run.returncode == 0, run.stderr
     for setting in ("bearer_token", "consumer_secret", "access_token", "access_token_secret"):
         assert config[setting] not in run.output
+
+
+def test_many_looked_up_posts_come_out_in_the_order_asked_one_request_per_hundred(
+    tmp_path: Path,
+) -> None:
+    with Sandbox(SandboxOptions(seed=5, posts=40, lookup_posts=450, latency_ms=20)) as sb:
+        world = sb.world
+        ids = [
+            p.id for p in world.posts if p.author_id not in (world.main_user_id, PROTECTED_USER_ID)
+        ][:450]
+        config = {**sb.config_for("bearer"), "tweet_ids": ids}
+        run = run_tap(config, tmp_path, streams=["tweets", "tweet_public_metrics"])
+        requests = list(sb.requests)
+
+    assert run.returncode == 0, run.stderr
+    assert [r["id"] for r in run.records("tweets")] == ids
+    assert [r["tweet_id"] for r in run.records("tweet_public_metrics")] == ids
+    assert [len(r.params["ids"].split(",")) for r in requests] == [100, 100, 100, 100, 50]
