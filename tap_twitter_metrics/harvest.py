@@ -31,6 +31,8 @@ LOOKUP_WORKERS = 4
 PAGE_SIZE = "100"
 SNOWFLAKE_EPOCH_MS = 1288834974657
 SNOWFLAKE_START = datetime(2010, 11, 4, tzinfo=timezone.utc)
+# The timeline refuses a start_time before this instant.
+OLDEST_START_TIME = datetime(2010, 11, 6, 0, 0, 1, tzinfo=timezone.utc)
 
 TWEET_FIELDS = (
     "created_at",
@@ -206,6 +208,8 @@ class Harvest:
         self._written: dict[str, set[str]] = {stream: set() for stream in DEDUPLICATED_STREAMS}
         self._accounts: list[Account] | None = None
         self._own_id: str | None = None
+        self._wanted_ids = frozenset(config.get("tweet_ids") or ())
+        self._read_in_timelines: set[str] = set()
         self.private_cutoff = self._private_cutoff()
 
     @staticmethod
@@ -302,7 +306,7 @@ class Harvest:
     ) -> Iterator[dict[str, t.Any]]:
         base = {"max_results": PAGE_SIZE}
         if start:
-            base["start_time"] = api_time(start)
+            base["start_time"] = api_time(max(start, OLDEST_START_TIME))
         if end:
             base["end_time"] = api_time(end)
         if exclude := self.config.get("exclude"):
@@ -324,6 +328,8 @@ class Harvest:
             pages = self._read_with_fallback(fetch, private)
             token = next((page.next_token for page in pages if page.next_token), None)
             for page in pages:
+                if self._wanted_ids:
+                    self._read_in_timelines.update(self._wanted_ids.intersection(page.returned_ids))
                 yield from self._write_page(page, before=before)
             if not token:
                 return
@@ -332,7 +338,12 @@ class Harvest:
 
     def lookups(self) -> Iterator[dict[str, t.Any]]:
         """Tweet records of the posts named in `tweet_ids`; other records are written."""
-        ids = list(dict.fromkeys(self.config.get("tweet_ids") or []))
+        # Posts already read in a timeline this run are not bought twice.
+        ids = [
+            post_id
+            for post_id in dict.fromkeys(self.config.get("tweet_ids") or [])
+            if post_id not in self._read_in_timelines
+        ]
         if not ids or not self.selection.wants_posts:
             return
         requests_before = self.stats.requests

@@ -351,3 +351,23 @@ def test_many_looked_up_posts_come_out_in_the_order_asked_one_request_per_hundre
     assert [r["id"] for r in run.records("tweets")] == ids
     assert [r["tweet_id"] for r in run.records("tweet_public_metrics")] == ids
     assert [len(r.params["ids"].split(",")) for r in requests] == [100, 100, 100, 100, 50]
+
+
+def test_posts_named_in_tweet_ids_and_read_in_a_timeline_are_read_once(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    world = sandbox.world
+    own = timeline_posts(world, world.main_user_id)[:2]
+    foreign = timeline_posts(world, world.partner_user_id)[:2]
+    config = {
+        **sandbox.config_for("bearer"),
+        "user_ids": [world.main_user_id],
+        "tweet_ids": [p.id for p in own + foreign],
+    }
+    run = run_tap(config, tmp_path, streams=PUBLIC_STREAMS)
+
+    assert run.returncode == 0, run.stderr
+    tweets = [r["id"] for r in run.records("tweets")]
+    assert len(tweets) == len(set(tweets)) == len(timeline_posts(world, world.main_user_id)) + 2
+    lookups = [r for r in sandbox.requests if r.route == "/2/tweets"]
+    assert [r.params["ids"] for r in lookups] == [",".join(p.id for p in foreign)]
