@@ -14,7 +14,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from tap_twitter_metrics.records import parse_page, parse_users
+from tap_twitter_metrics.records import (
+    MEDIA_METRIC_FAMILIES,
+    STREAM_COLUMNS,
+    TWEET_METRIC_FAMILIES,
+    parse_page,
+    parse_users,
+)
 
 if t.TYPE_CHECKING:
     import logging
@@ -47,22 +53,16 @@ TWEET_FIELDS = (
     "reply_settings",
     "entities",
 )
-MEDIA_FIELDS = (
-    "duration_ms",
-    "url",
-    "preview_image_url",
-    "width",
-    "height",
-    "alt_text",
-    "variants",
-)
+# The API sends media_key and type unasked.
+MEDIA_FIELDS = tuple(c for c in STREAM_COLUMNS["media"] if c not in {"media_key", "type"})
 USER_FIELDS = "created_at,public_metrics"
 PRIVATE_FAMILIES = ("non_public_metrics", "organic_metrics", "promoted_metrics")
+# API family key -> (tweet stream, media stream)
 FAMILY_STREAMS = {
-    "public_metrics": ("tweet_public_metrics", "media_public_metrics"),
-    "non_public_metrics": ("tweet_non_public_metrics", "media_non_public_metrics"),
-    "organic_metrics": ("tweet_organic_metrics", "media_organic_metrics"),
-    "promoted_metrics": ("tweet_promoted_metrics", "media_promoted_metrics"),
+    family: (tweet_stream, media_stream)
+    for tweet_stream, (family, _) in TWEET_METRIC_FAMILIES.items()
+    for media_stream, (media_family, _) in MEDIA_METRIC_FAMILIES.items()
+    if media_family == family
 }
 MEDIA_STREAMS = ("media", *(media for _, media in FAMILY_STREAMS.values()))
 DEDUPLICATED_STREAMS = ("users", *MEDIA_STREAMS)

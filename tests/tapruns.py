@@ -11,23 +11,13 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 
+from tap_twitter_metrics.schemas import STREAM_NAMES
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-ALL_STREAMS = (
-    "users",
-    "tweets",
-    "media",
-    "tweet_public_metrics",
-    "tweet_non_public_metrics",
-    "tweet_organic_metrics",
-    "tweet_promoted_metrics",
-    "media_public_metrics",
-    "media_non_public_metrics",
-    "media_organic_metrics",
-    "media_promoted_metrics",
-)
+ALL_STREAMS = STREAM_NAMES
 PUBLIC_STREAMS = ("users", "tweets", "media", "tweet_public_metrics", "media_public_metrics")
 PRIMARY_KEYS = {
     stream: (
