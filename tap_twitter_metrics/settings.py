@@ -19,6 +19,8 @@ SECRET_SETTINGS = (
 )
 _POST_ID = re.compile(r"[0-9]{1,19}")
 _USERNAME = re.compile(r"@?[A-Za-z0-9_]{1,15}")
+_API_URL = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
+EXCLUSIONS = ("retweets", "replies")
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -146,14 +148,74 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
             parse_datetime(str(start_date))
         except ValueError:
             errors.append(f"start_date: {start_date!r} is not an ISO 8601 date or time")
-    for setting in ("lookback_days", "rate_limit_max_wait_seconds", "request_timeout"):
+    for setting, least in (
+        ("lookback_days", 0),
+        ("rate_limit_max_wait_seconds", 0),
+        ("request_timeout", 1),
+        ("max_retries", 1),
+    ):
         value = config.get(setting)
-        if isinstance(value, int) and value < 0:
-            errors.append(f"{setting}: must be zero or more, got {value}")
-    if isinstance(config.get("max_retries"), int) and config["max_retries"] < 1:
-        errors.append(f"max_retries: must be at least 1, got {config['max_retries']}")
+        if isinstance(value, int) and value < least:
+            what = "zero or more" if least == 0 else f"at least {least}"
+            errors.append(f"{setting}: must be {what}, got {value}")
+    errors.extend(
+        f"exclude: {value!r} is not one of {', '.join(EXCLUSIONS)}"
+        for value in config.get("exclude") or []
+        if value not in EXCLUSIONS
+    )
+    api_url = config.get("api_url")
+    if isinstance(api_url, str) and not _API_URL.fullmatch(api_url):
+        errors.append(f"api_url: {api_url!r} is not an http:// or https:// base URL")
+    errors.extend(credential_errors(config))
+    return errors
+
+
+def credential_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    """Incomplete credential sets, or none at all; never a credential's value."""
+    errors = []
     oauth1_given = [name for name in OAUTH1_SETTINGS if config.get(name)]
-    if oauth1_given and len(oauth1_given) < len(OAUTH1_SETTINGS):
+    oauth1 = len(oauth1_given) == len(OAUTH1_SETTINGS)
+    if oauth1_given and not oauth1:
         missing = ", ".join(name for name in OAUTH1_SETTINGS if name not in oauth1_given)
         errors.append(f"OAuth 1.0a needs all four settings; missing: {missing}")
+    client_id = config.get("oauth2_client_id")
+    oauth2_tokens = config.get("oauth2_refresh_token") or config.get("oauth2_token_file")
+    oauth2_secrets = config.get("oauth2_refresh_token") or config.get("oauth2_client_secret")
+    # With complete OAuth 1.0a credentials the OAuth 2.0 settings are not used.
+    if not oauth1 and not client_id and oauth2_secrets:
+        errors.append(
+            "oauth2_client_id: missing; OAuth 2.0 needs the client id of the app with "
+            "oauth2_refresh_token (or an oauth2_token_file written by tap-twitter-metrics-auth)"
+        )
+    if not oauth1 and client_id and not oauth2_tokens:
+        errors.append(
+            "oauth2_refresh_token: missing; OAuth 2.0 needs it (or an oauth2_token_file "
+            "written by tap-twitter-metrics-auth) with oauth2_client_id"
+        )
+    oauth2 = client_id and oauth2_tokens
+    if not errors and not (oauth1 or oauth2 or config.get("bearer_token")):
+        errors.append(
+            "No credentials: set bearer_token (public metrics), the four OAuth 1.0a settings "
+            "(consumer_key, consumer_secret, access_token, access_token_secret) or "
+            "oauth2_client_id with oauth2_refresh_token / oauth2_token_file."
+        )
     return errors
+
+
+def redact_secrets(messages: t.Iterable[str], config: t.Mapping[str, t.Any]) -> list[str]:
+    """`messages` with every configured secret value replaced by `****`.
+
+    JSON Schema errors quote the offending value, e.g. a token given as a number.
+    """
+    secrets = sorted(
+        {str(config[name]) for name in SECRET_SETTINGS if config.get(name) not in (None, "")},
+        key=len,
+        reverse=True,
+    )
+    redacted = []
+    for message in messages:
+        text = message
+        for secret in secrets:
+            text = text.replace(secret, "****")
+        redacted.append(text)
+    return redacted

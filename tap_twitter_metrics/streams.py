@@ -53,6 +53,9 @@ class Tweets(TwitterStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Read one account's timeline, or the looked-up posts."""
+        # Emit the bookmarks of the accounts finished so far: a run that fails or is killed
+        # during this partition must not make the next run read them again.
+        self._write_state_message()
         harvest = self.tap.harvest
         if not context or context.get("lookup"):
             yield from harvest.lookups()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import logging
 import sys
 import typing as t
@@ -16,32 +18,38 @@ from tap_twitter_metrics.client import RunStats, XApiClient
 from tap_twitter_metrics.credentials import Credentials, credentials_from
 from tap_twitter_metrics.harvest import Harvest, Selection
 from tap_twitter_metrics.records import ResponseFormatError
-from tap_twitter_metrics.settings import CONFIG_SCHEMA, config_errors
+from tap_twitter_metrics.settings import CONFIG_SCHEMA, config_errors, redact_secrets
 from tap_twitter_metrics.streams import PRIVATE_STREAMS, STREAM_TYPES, PassStream
 
 if t.TYPE_CHECKING:
+    from types import FrameType
+
     from tap_twitter_metrics.streams import TwitterStream
 
 
-class _QuietUnsortedWarning(logging.Filter):
-    """Drop the SDK's warning that unsorted streams cannot resume.
+class _QuietSdkNotes(logging.Filter):
+    """Drop two SDK log lines that would mislead here.
 
-    Bookmarks here move only once an account's timeline is complete, so an interrupted run
-    does resume: the next one starts from the last finished bookmark.
+    Bookmarks move only once an account's timeline is complete, so an interrupted run does
+    resume, whatever the SDK's warning about unsorted streams says; and the other streams are
+    not synced per post as child streams, they are written from the same responses.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "progress is not resumable" not in record.getMessage()
+        message = record.getMessage()
+        return not ("progress is not resumable" in message or "as child stream to" in message)
 
 
-logging.getLogger("singer_sdk").addFilter(_QuietUnsortedWarning())
+logging.getLogger("singer_sdk").addFilter(_QuietSdkNotes())
+logging.getLogger("tap-twitter-metrics").addFilter(_QuietSdkNotes())
 
 
 class TapTwitterMetrics(Tap):
     """Singer tap for X (Twitter) API v2 tweet and media engagement metrics."""
 
     name = "tap-twitter-metrics"
-    config_jsonschema = CONFIG_SCHEMA
+    # The SDK adds its own settings to this schema in place; CONFIG_SCHEMA stays the tap's.
+    config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = MsgSpecWriter
 
     @override
@@ -50,7 +58,12 @@ class TapTwitterMetrics(Tap):
 
     @override
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        errors = super()._validate_config(raise_errors=raise_errors)
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as error:
+            # Schema errors quote the offending value: a secret given as a number would show.
+            redacted = redact_secrets(error.errors, self.config)
+            raise ConfigValidationError(str(error), errors=redacted, schema=error.schema) from None
         if own := config_errors(self.config):
             if raise_errors:
                 msg = "Config validation failed"
@@ -126,6 +139,13 @@ class TapTwitterMetrics(Tap):
         if errors:
             msg = "The selected streams cannot be synced with these settings"
             raise ConfigValidationError(msg, errors=errors)
+
+    @override
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """Write the state as the SDK does, then exit as killed, not as a success."""
+        with contextlib.suppress(SystemExit):
+            super()._handle_termination(signum, frame)
+        sys.exit(128 + signum)
 
     def log_summary(self) -> None:
         """One closing line: posts, requests, waits and records per stream."""

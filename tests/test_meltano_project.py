@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tap_twitter_metrics.sandbox import CREDENTIALS, MAIN_USER_ID
-from tap_twitter_metrics.tap import TapTwitterMetrics
+from tap_twitter_metrics.settings import CONFIG_SCHEMA
 from tests.tapruns import ALL_STREAMS, PUBLIC_STREAMS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -128,12 +128,12 @@ def test_extractor_installs_from_this_repository(project: dict[str, t.Any]) -> N
 
 def test_every_tap_setting_is_declared(project: dict[str, t.Any]) -> None:
     declared = settings(project, TAP)
-    assert set(declared) == set(TapTwitterMetrics.config_jsonschema["properties"])
+    assert set(declared) == set(CONFIG_SCHEMA["properties"])
 
 
 def test_tap_settings_have_their_kinds_and_defaults(project: dict[str, t.Any]) -> None:
     declared = settings(project, TAP)
-    for name, prop in TapTwitterMetrics.config_jsonschema["properties"].items():
+    for name, prop in CONFIG_SCHEMA["properties"].items():
         kind = schema_kind(prop)
         if kind == "date-time":
             assert declared[name]["kind"] == "date_iso8601", name
@@ -144,11 +144,7 @@ def test_tap_settings_have_their_kinds_and_defaults(project: dict[str, t.Any]) -
 
 def test_secret_settings_are_sensitive(project: dict[str, t.Any]) -> None:
     secrets = {
-        TAP: {
-            name
-            for name, prop in TapTwitterMetrics.config_jsonschema["properties"].items()
-            if prop.get("secret")
-        },
+        TAP: {name for name, prop in CONFIG_SCHEMA["properties"].items() if prop.get("secret")},
         "target-postgres": {"password", "sqlalchemy_url"},
         "target-snowflake": {"password", "private_key", "private_key_passphrase"},
     }

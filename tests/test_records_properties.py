@@ -6,7 +6,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped,unused-ignore]
 
@@ -297,8 +298,72 @@ def check_page(page: Page, body: dict[str, Any]) -> None:
     assert page.result_count is None or isinstance(page.result_count, int)
 
 
+# Malformed bodies met in practice, always tried on top of the generated ones.
+POST = {"id": "1790000000000000001", "created_at": "2024-05-01T12:00:00.000Z", "text": "hi"}
+NAMED_BODIES: dict[str, dict[str, Any]] = {
+    "missing data": {"meta": {"result_count": 0, "next_token": "b26v89c19zqg8o3fpzbkk"}},
+    "includes without media": {
+        "data": [{**POST, "attachments": {"media_keys": ["13_1790000000000000001"]}}],
+        "includes": {"users": [{"id": "15", "username": "someone"}]},
+    },
+    "errors only": {
+        "errors": [
+            {
+                "resource_type": "tweet",
+                "field": "organic_metrics.like_count",
+                "resource_id": POST["id"],
+                "title": "Field Authorization Error",
+                "type": "https://api.twitter.com/2/problems/not-authorized-for-field",
+            }
+        ]
+    },
+    "unknown fields": {
+        "data": [{**POST, "note_tweet": {"text": "long"}, "brand_new": [1, {"x": None}]}],
+        "includes": {"media": [{"media_key": "3_1", "type": "photo", "brand_new": True}]},
+        "brand_new_section": {"anything": 1},
+    },
+    "null metrics": {
+        "data": [
+            {
+                **POST,
+                "public_metrics": None,
+                "non_public_metrics": {"impression_count": None, "url_link_clicks": None},
+                "organic_metrics": {},
+                "attachments": {"media_keys": ["13_1"]},
+            }
+        ],
+        "includes": {"media": [{"media_key": "13_1", "type": "video", "public_metrics": None}]},
+    },
+    "metric counts as strings": {
+        "data": [
+            {
+                **POST,
+                "public_metrics": {"like_count": "12", "repost_count": "3", "reply_count": "0"},
+                "attachments": {"media_keys": ["13_1"]},
+            }
+        ],
+        "includes": {
+            "media": [
+                {
+                    "media_key": "13_1",
+                    "type": "video",
+                    "public_metrics": {"view_count": "1000"},
+                    "non_public_metrics": {"playback_0_count": "7"},
+                }
+            ]
+        },
+    },
+}
+
+
 @settings(max_examples=300, deadline=None)
 @given(body=st.one_of(tweets_body(bad=True), json_values))
+@example(body=NAMED_BODIES["missing data"])
+@example(body=NAMED_BODIES["includes without media"])
+@example(body=NAMED_BODIES["errors only"])
+@example(body=NAMED_BODIES["unknown fields"])
+@example(body=NAMED_BODIES["null metrics"])
+@example(body=NAMED_BODIES["metric counts as strings"])
 def test_any_tweets_body_gives_valid_records_or_response_format_error(body: Any) -> None:
     page = parsed_or_refused(body)
     if page is not None:
@@ -359,6 +424,9 @@ def test_well_formed_tweets_body_always_parses(body: dict[str, Any]) -> None:
 
 @settings(max_examples=300, deadline=None)
 @given(body=st.one_of(users_body(bad=True), users_body(bad=False), json_values))
+@example(body={})
+@example(body={"errors": [{"type": "https://api.x.com/2/problems/resource-not-found"}]})
+@example(body={"data": {"id": "15", "public_metrics": {"followers_count": "9", "x": None}}})
 def test_any_users_body_gives_valid_records_or_response_format_error(body: Any) -> None:
     try:
         users, problems = parse_users(body, OBSERVED)
@@ -369,3 +437,16 @@ def test_any_users_body_gives_valid_records_or_response_format_error(body: Any) 
         assert len(problems) == len(body.get("errors") or [])
         return
     assert message
+
+
+@pytest.mark.parametrize("name", NAMED_BODIES)
+def test_each_named_body_gives_valid_records(name: str) -> None:
+    body = NAMED_BODIES[name]
+    page = parse_page(body, OBSERVED, user_source="includes")
+    check_page(page, body)
+    if name == "metric counts as strings":
+        (public,) = page.metrics["tweet_public_metrics"]
+        counts = (public["like_count"], public["retweet_count"], public["quote_count"])
+        assert counts == (12, 3, None)
+        (views,) = page.metrics["media_public_metrics"]
+        assert views["view_count"] == 1000
