@@ -75,6 +75,25 @@ class TransientError(RetriableAPIError):
 
 
 @dataclass
+class ProblemTally:
+    """Partial errors of one kind: how many resources they named, and the first ten."""
+
+    resources: int = 0
+    examples: list[str] = field(default_factory=list)
+    last: str | None = None
+
+    def add(self, resource: str) -> None:
+        """Count one error about `resource`."""
+        # The errors about one resource come together (one per refused field), so only a
+        # change of resource counts: memory stays the same however many posts are refused.
+        if resource != self.last:
+            self.last = resource
+            self.resources += 1
+            if len(self.examples) < 10 and resource not in self.examples:
+                self.examples.append(resource)
+
+
+@dataclass
 class RunStats:
     """What a run did, for the closing summary and the tests."""
 
@@ -84,7 +103,7 @@ class RunStats:
     waited_seconds: float = 0.0
     retries: int = 0
     records: dict[str, int] = field(default_factory=dict)
-    problems: dict[str, list[str]] = field(default_factory=dict)
+    problems: dict[str, ProblemTally] = field(default_factory=dict)
 
     def count_record(self, stream: str) -> None:
         """Count one record written to `stream`."""
@@ -92,7 +111,7 @@ class RunStats:
 
     def count_problem(self, kind: str, resource: str) -> None:
         """Remember one partial error of `kind` about `resource`."""
-        self.problems.setdefault(kind, []).append(resource)
+        self.problems.setdefault(kind, ProblemTally()).add(resource)
 
 
 @dataclass

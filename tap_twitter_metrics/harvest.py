@@ -8,11 +8,13 @@ the API drop the whole post from the response.
 
 from __future__ import annotations
 
+import itertools
 import typing as t
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 
 from tap_twitter_metrics.records import (
     MEDIA_METRIC_FAMILIES,
@@ -108,7 +110,7 @@ class Selection:
             if media_stream in self.streams and (family == "public_metrics" or family in private)
         ]
 
-    @property
+    @cached_property
     def private_families(self) -> frozenset[str]:
         """Private families some selected stream needs."""
         return frozenset(
@@ -174,6 +176,26 @@ def refused_families(problems: Iterable[Problem]) -> frozenset[str]:
     )
 
 
+def chunks(ids: Iterable[str], size: int = MAX_IDS) -> Iterator[list[str]]:
+    """Consecutive lists of at most `size` ids, taken from any iterable."""
+    batch: list[str] = []
+    for post_id in ids:
+        batch.append(post_id)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def unique(ids: list[str]) -> list[str]:
+    """`ids` without repeats, in order; the list itself when it has none, the usual case."""
+    ordered = sorted(ids)
+    if any(left == right for left, right in itertools.pairwise(ordered)):
+        return list(dict.fromkeys(ids))
+    return ids
+
+
 def batches(ids: list[str], size: int = MAX_IDS) -> Iterator[list[str]]:
     """Consecutive slices of at most `size` ids."""
     for start in range(0, len(ids), size):
@@ -208,9 +230,13 @@ class Harvest:
         self._written: dict[str, set[str]] = {stream: set() for stream in DEDUPLICATED_STREAMS}
         self._accounts: list[Account] | None = None
         self._own_id: str | None = None
-        self._wanted_ids = frozenset(config.get("tweet_ids") or ())
         self._read_in_timelines: set[str] = set()
         self.private_cutoff = self._private_cutoff()
+
+    @cached_property
+    def _wanted_ids(self) -> frozenset[str]:
+        """The ids to look up, built only when a timeline is read in the same run."""
+        return frozenset(self.config.get("tweet_ids") or ())
 
     @staticmethod
     def _private_cutoff() -> datetime:
@@ -233,9 +259,11 @@ class Harvest:
         needs_me = self.user_context and (
             self.selection.private_families or not (user_ids or usernames or tweet_ids)
         )
+        known: dict[str, Account] = {}
         if needs_me:
             me = self._read_users("/2/users/me", {"user.fields": USER_FIELDS})
             self._own_id = me[0].id if me else None
+            known = {account.id: account for account in me}
             if me and not (user_ids or usernames or tweet_ids):
                 accounts[me[0].id] = me[0]
         for name in dict.fromkeys(usernames):
@@ -244,15 +272,16 @@ class Harvest:
             ):
                 accounts.setdefault(account.id, account)
         if user_ids and "users" in self.selection.streams:
-            for batch in batches(user_ids):
+            # /2/users/me already wrote the authenticated account's record.
+            for batch in batches([user_id for user_id in user_ids if user_id not in known]):
                 found = self._read_users(
                     "/2/users", {"ids": ",".join(batch), "user.fields": USER_FIELDS}
                 )
-                for account in found:
-                    accounts.setdefault(account.id, account)
-            known = set(accounts)
+                known.update((account.id, account) for account in found)
             for user_id in user_ids:
-                if user_id not in known:
+                if user_id in known:
+                    accounts.setdefault(user_id, known[user_id])
+                elif user_id not in accounts:
                     self.logger.warning(
                         "Account %s was not found; its timeline is skipped.", user_id
                     )
@@ -338,23 +367,27 @@ class Harvest:
 
     def lookups(self) -> Iterator[dict[str, t.Any]]:
         """Tweet records of the posts named in `tweet_ids`; other records are written."""
-        # Posts already read in a timeline this run are not bought twice.
-        ids = [
-            post_id
-            for post_id in dict.fromkeys(self.config.get("tweet_ids") or [])
-            if post_id not in self._read_in_timelines
-        ]
+        ids = unique(self.config.get("tweet_ids") or [])
+        if self._read_in_timelines:
+            # Posts already read in a timeline this run are not bought twice.
+            ids = [post_id for post_id in ids if post_id not in self._read_in_timelines]
         if not ids or not self.selection.wants_posts:
             return
         requests_before = self.stats.requests
         private = self._private_for(None)
-        maybe_private = [post_id for post_id in ids if self._maybe_private(post_id)]
-        public = [post_id for post_id in ids if not self._maybe_private(post_id)]
-        work = [(batch, private) for batch in batches(maybe_private)]
-        work += [(batch, frozenset[str]()) for batch in batches(public)]
+        # Posts refused their private fields are read again with the older ones, in full
+        # batches, rather than in a short extra request per batch.
+        refused: list[str] = []
         found = 0
-        for (batch, families), body in self._prefetch(work):
-            for record in self._lookup(batch, families, body):
+        if private:
+            recent = chunks(post_id for post_id in ids if self._maybe_private(post_id))
+            for batch, body in self._prefetch(recent, private):
+                for record in self._lookup(batch, private, body, refused):
+                    found += 1
+                    yield record
+        rest = (post_id for post_id in ids if not private or not self._maybe_private(post_id))
+        for batch, body in self._prefetch(chunks(itertools.chain(refused, rest)), frozenset()):
+            for record in self._lookup(batch, frozenset(), body, refused):
                 found += 1
                 yield record
         self.logger.info(
@@ -365,31 +398,31 @@ class Harvest:
         )
 
     def _prefetch(
-        self, work: list[tuple[list[str], frozenset[str]]]
-    ) -> Iterator[tuple[tuple[list[str], frozenset[str]], dict[str, t.Any]]]:
+        self, work: Iterable[list[str]], families: frozenset[str]
+    ) -> Iterator[tuple[list[str], dict[str, t.Any]]]:
         """First responses of the lookup batches, fetched a few at a time, in order.
 
         Batches are independent, so a small pool hides the API's latency; results are
         handed over in the batches' order so the output stays deterministic.
         """
-        if len(work) < 2:
-            for batch, families in work:
-                yield (batch, families), self._get_lookup(batch, families)
+        upcoming = iter(work)
+        head = list(itertools.islice(upcoming, 2))
+        if len(head) < 2:
+            for batch in head:
+                yield batch, self._get_lookup(batch, families)
             return
+        upcoming = itertools.chain(head, upcoming)
         pool = ThreadPoolExecutor(max_workers=LOOKUP_WORKERS, thread_name_prefix="lookup")
         try:
-            queued: deque[tuple[tuple[list[str], frozenset[str]], Future[dict[str, t.Any]]]]
-            queued = deque()
-            upcoming = iter(work)
-            for item in upcoming:
-                queued.append((item, pool.submit(self._get_lookup, *item)))
-                if len(queued) >= LOOKUP_WORKERS * 2:
-                    break
+            queued: deque[tuple[list[str], Future[dict[str, t.Any]]]] = deque(
+                (batch, pool.submit(self._get_lookup, batch, families))
+                for batch in itertools.islice(upcoming, LOOKUP_WORKERS * 2)
+            )
             while queued:
-                item, future = queued.popleft()
+                batch, future = queued.popleft()
                 if (following := next(upcoming, None)) is not None:
-                    queued.append((following, pool.submit(self._get_lookup, *following)))
-                yield item, future.result()
+                    queued.append((following, pool.submit(self._get_lookup, following, families)))
+                yield batch, future.result()
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -405,24 +438,34 @@ class Harvest:
         return created is None or created >= self.private_cutoff
 
     def _lookup(
-        self, ids: list[str], private: frozenset[str], body: dict[str, t.Any]
+        self,
+        ids: list[str],
+        private: frozenset[str],
+        body: dict[str, t.Any],
+        refused: list[str],
     ) -> Iterator[dict[str, t.Any]]:
+        """Records of one batch; ids left to read with public fields only go to `refused`."""
         pending = ids
         families = private
         while True:
             page = parse_page(body, observed_now())
             yield from self._write_page(page)
+            if not families:
+                return
             settled = set(page.returned_ids) | {
                 problem.resource_id
                 for problem in page.problems
                 if problem.kind in {"resource-not-found", "not-authorized-for-resource"}
             }
             pending = [post_id for post_id in pending if post_id not in settled]
-            if not pending or not families:
+            if not pending:
                 return
             # Posts missing without a reason are read once more with public fields only.
             refusals = self._refusals(page) & families
             families = families - refusals if refusals else frozenset()
+            if not families:
+                refused.extend(pending)
+                return
             body = self._get_lookup(pending, families)
 
     # Reading with the refused private fields left out
@@ -487,10 +530,10 @@ class Harvest:
 
     def summarize_problems(self) -> None:
         """One warning line per kind of partial error met during the run."""
-        for kind, resources in sorted(self.stats.problems.items()):
-            unique = list(dict.fromkeys(resources))
-            shown = ", ".join(unique[:10]) + (" …" if len(unique) > 10 else "")
+        for kind, tally in sorted(self.stats.problems.items()):
+            more = tally.resources > len(tally.examples)
+            shown = ", ".join(tally.examples) + (" …" if more else "")
             meaning = PARTIAL_ERROR_KINDS.get(kind, "skipped")
             self.logger.warning(
-                "Partial errors '%s': %d resources %s: %s", kind, len(unique), meaning, shown
+                "Partial errors '%s': %d resources %s: %s", kind, tally.resources, meaning, shown
             )

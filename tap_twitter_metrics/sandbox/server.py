@@ -318,6 +318,9 @@ class SandboxApp:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, Nagle's algorithm and delayed
+    # ACKs hold every response back by tens of milliseconds.
+    disable_nagle_algorithm = True
 
     @override
     def version_string(self) -> str:
