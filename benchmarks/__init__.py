@@ -1,0 +1,1 @@
+"""Benchmarks of the tap against the offline sandbox (not part of the package)."""
