@@ -196,12 +196,6 @@ def unique(ids: list[str]) -> list[str]:
     return ids
 
 
-def batches(ids: list[str], size: int = MAX_IDS) -> Iterator[list[str]]:
-    """Consecutive slices of at most `size` ids."""
-    for start in range(0, len(ids), size):
-        yield ids[start : start + size]
-
-
 def is_blank(page: Page) -> bool:
     """A response that holds neither posts nor errors."""
     return not page.returned_ids and not page.problems
@@ -273,7 +267,7 @@ class Harvest:
                 accounts.setdefault(account.id, account)
         if user_ids and "users" in self.selection.streams:
             # /2/users/me already wrote the authenticated account's record.
-            for batch in batches([user_id for user_id in user_ids if user_id not in known]):
+            for batch in chunks(user_id for user_id in user_ids if user_id not in known):
                 found = self._read_users(
                     "/2/users", {"ids": ",".join(batch), "user.fields": USER_FIELDS}
                 )
