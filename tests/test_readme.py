@@ -15,7 +15,7 @@ README = (REPO / "README.md").read_text()
 
 def test_the_two_setup_commands_are_jobs_of_the_run_script() -> None:
     script = (REPO / "run").read_text()
-    for command in ("demo", "test"):
+    for command in ("demo", "test", "postgres"):
         assert f"./run {command}" in README
         assert re.search(rf"^\s+{command}\)", script, re.MULTILINE), command
     assert "./run test" in (REPO / ".ci" / "run").read_text()
