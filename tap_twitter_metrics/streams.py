@@ -33,6 +33,11 @@ class TwitterStream(Stream):
         super().__init__(tap, schema=load_schema(self.name))
         self.tap = tap
 
+    @property
+    def written(self) -> bool:
+        """Whether this stream's records reach the target."""
+        return self.selected
+
     @cached_property
     def _deselects_properties(self) -> bool:
         """Whether the catalog deselects any property of this stream."""
@@ -71,6 +76,38 @@ class Tweets(TwitterStream):
     # Timelines come newest first: the bookmark moves only once an account is done.
     is_sorted = False
     state_partitioning_keys: t.ClassVar[list[str]] = ["author_id"]
+
+    @property
+    def selected(self) -> bool:
+        """Selected in the catalog, or needed by a selected stream.
+
+        The bookmarks live here, so the pass runs, and the state moves, as `tweets` even
+        when only the other streams were chosen; the posts themselves are then not written.
+        """
+        return self.written or self.has_selected_descendents
+
+    @selected.setter
+    def selected(self, value: bool | None) -> None:
+        Stream.selected.fset(self, value)  # type: ignore[attr-defined]
+
+    @property
+    @override
+    def written(self) -> bool:
+        """Whether the catalog selected `tweets` itself."""
+        return bool(self.mask.get((), True))
+
+    @override
+    def _write_schema_message(self) -> None:
+        if self.written:
+            super()._write_schema_message()
+
+    @override
+    def _write_record_message(self, record: dict[str, t.Any]) -> None:
+        if self.written:
+            super()._write_record_message(record)
+        else:
+            # The bookmark still has to reach the state.
+            self.state_manager.is_flushed = False
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:

@@ -198,9 +198,12 @@ class TapTwitterMetrics(Tap):
         )
 
     def _record_counts(self) -> dict[str, int]:
-        counts = dict(self.stats.records)
-        counts["tweets"] = self.stats.posts_read if self.streams["tweets"].selected else 0
-        return {name: counts.get(name, 0) for name in self.streams if self.streams[name].selected}
+        counts = {**self.stats.records, "tweets": self.stats.posts_read}
+        return {
+            name: counts.get(name, 0)
+            for name, stream in self.streams.items()
+            if t.cast("TwitterStream", stream).written
+        }
 
 
 def main() -> None:

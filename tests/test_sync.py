@@ -371,3 +371,25 @@ def test_posts_named_in_tweet_ids_and_read_in_a_timeline_are_read_once(
     assert len(tweets) == len(set(tweets)) == len(timeline_posts(world, world.main_user_id)) + 2
     lookups = [r for r in sandbox.requests if r.route == "/2/tweets"]
     assert [r.params["ids"] for r in lookups] == [",".join(p.id for p in foreign)]
+
+
+def test_metrics_without_the_tweets_stream_still_keep_a_bookmark(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    world = sandbox.world
+    config = {**sandbox.config_for("bearer"), "user_ids": [world.main_user_id]}
+    run = run_tap(config, tmp_path, streams=["tweet_public_metrics"])
+
+    posts = timeline_posts(world, world.main_user_id)
+    assert run.returncode == 0, run.stderr
+    assert run.schema_counts == {"tweet_public_metrics": 1}
+    assert len(run.records("tweet_public_metrics")) == len(posts)
+    assert run.state["bookmarks"]["tweets"]["partitions"] == [
+        {
+            "context": {"author_id": world.main_user_id},
+            "replication_key": "created_at",
+            "replication_key_value": posts[0].created_at_api,
+        }
+    ]
+    assert "records: tweet_public_metrics=" in run.stderr
+    assert "tweets=" not in run.stderr.split("Sync done")[-1]
