@@ -196,11 +196,6 @@ def unique(ids: list[str]) -> list[str]:
     return ids
 
 
-def is_blank(page: Page) -> bool:
-    """A response that holds neither posts nor errors."""
-    return not page.returned_ids and not page.problems
-
-
 class Harvest:
     """Reads accounts, timelines and lookups, and hands each record to its stream."""
 
@@ -486,7 +481,7 @@ class Harvest:
 
     def _refusals(self, page: Page) -> frozenset[str]:
         refused = refused_families(page.problems)
-        if "promoted_metrics" in self.selection.private_families and is_blank(page):
+        if "promoted_metrics" in self.selection.private_families and page.is_blank:
             # Never-promoted posts may blank the whole response instead of the field.
             refused |= {"promoted_metrics"}
         return refused

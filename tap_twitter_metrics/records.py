@@ -135,8 +135,15 @@ class Page:
     result_count: int | None
     returned_ids: list[str]
     """Ids of the posts in `data`, in response order."""
-    is_blank: bool = False
-    """The body was `{}`: how the API may answer promoted_metrics for never-promoted posts."""
+
+    @property
+    def is_blank(self) -> bool:
+        """No posts, no errors and no next page.
+
+        That is how the API may answer promoted_metrics for never-promoted posts: "an empty
+        response, instead of Post data".
+        """
+        return not self.returned_ids and not self.problems and not self.next_token
 
     def without_posts(self, post_ids: Collection[str]) -> Page:
         """Return a copy without the posts in `post_ids` and their tweet metric records."""
@@ -522,7 +529,6 @@ def parse_page(
         next_token=next_token,
         result_count=result_count,
         returned_ids=[tweet["id"] for tweet in tweets],
-        is_blank=not envelope.keys() & {"data", "includes", "errors", "meta"},
     )
 
 

@@ -559,7 +559,6 @@ def test_errors_only_body() -> None:
         next_token=None,
         result_count=None,
         returned_ids=[],
-        is_blank=False,
     )
 
 
