@@ -94,20 +94,12 @@ class Selection:
 
     streams: frozenset[str]
 
-    def tweet_families(self, private: frozenset[str]) -> list[str]:
-        """Tweet metric families to ask for, given the private ones allowed."""
+    def families(self, private: frozenset[str], *, media: bool) -> list[str]:
+        """Metric families to ask for, of posts or of media, given the private ones allowed."""
         return [
             family
-            for family, (tweet_stream, _) in FAMILY_STREAMS.items()
-            if tweet_stream in self.streams and (family == "public_metrics" or family in private)
-        ]
-
-    def media_families(self, private: frozenset[str]) -> list[str]:
-        """Media metric families to ask for, given the private ones allowed."""
-        return [
-            family
-            for family, (_, media_stream) in FAMILY_STREAMS.items()
-            if media_stream in self.streams and (family == "public_metrics" or family in private)
+            for family, streams in FAMILY_STREAMS.items()
+            if streams[media] in self.streams and (family == "public_metrics" or family in private)
         ]
 
     @cached_property
@@ -131,11 +123,11 @@ class Selection:
 
     def params(self, private: frozenset[str], *, authors: bool) -> dict[str, str]:
         """Field and expansion parameters for a tweets request."""
-        params = {"tweet.fields": ",".join((*TWEET_FIELDS, *self.tweet_families(private)))}
+        params = {"tweet.fields": ",".join((*TWEET_FIELDS, *self.families(private, media=False)))}
         expansions = []
         if self.wants_media:
             expansions.append("attachments.media_keys")
-            params["media.fields"] = ",".join((*MEDIA_FIELDS, *self.media_families(private)))
+            params["media.fields"] = ",".join((*MEDIA_FIELDS, *self.families(private, media=True)))
         if authors and "users" in self.streams:
             expansions.append("author_id")
             params["user.fields"] = USER_FIELDS

@@ -131,7 +131,7 @@ class Tweets(TwitterStream):
         account = next(a for a in harvest.accounts() if a.id == context["author_id"])
         yield from harvest.timeline(account, self._window_start(context))
 
-    def _window_start(self, context: Context) -> t.Any:
+    def _window_start(self, context: Context) -> datetime | None:
         bookmark = self.get_context_state(context).get("replication_key_value")
         start_date = self.config.get("start_date")
         starts = [parse_datetime(start_date)] if start_date else []
