@@ -21,6 +21,8 @@ import backoff
 import requests
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
+from tap_twitter_metrics.records import problem_kind
+
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -124,15 +126,6 @@ def route_of(path: str) -> str:
     """Name an endpoint the way the API docs do: `/2/users/:id/tweets`."""
     path = _USERNAME_SEGMENT.sub(":username", path)
     return _NUMERIC_SEGMENT.sub("/:id", path)
-
-
-def problem_type(body: Mapping[str, t.Any]) -> str:
-    """Last path segment of a problem `type`.
-
-    Recordings use api.twitter.com and the newest spec api.x.com, so only the suffix counts.
-    """
-    kind = body.get("type")
-    return kind.rstrip("/").rsplit("/", 1)[-1] if isinstance(kind, str) else ""
 
 
 def _json_object(response: requests.Response) -> dict[str, t.Any] | None:
@@ -342,7 +335,7 @@ class XApiClient:
     @staticmethod
     def _is_usage_cap(response: requests.Response) -> bool:
         body = _json_object(response)
-        return body is not None and problem_type(body) == "usage-capped"
+        return body is not None and problem_kind(body.get("type")) == "usage-capped"
 
     @staticmethod
     def _reset_header(response: requests.Response) -> float | None:

@@ -412,6 +412,16 @@ def _media(obj: object, observed_at: str, where: str, metrics: dict[str, list[Re
     return record
 
 
+def problem_kind(type_url: object) -> str:
+    """Last path segment of a problem `type` URL, "unknown" without one.
+
+    Recordings use api.twitter.com and the newest spec api.x.com, so only the suffix counts.
+    """
+    if not isinstance(type_url, str) or not type_url:
+        return "unknown"
+    return type_url.rstrip("/").rsplit("/", 1)[-1]
+
+
 def _problem(obj: object, where: str) -> Problem:
     try:
         if not isinstance(obj, dict):
@@ -419,7 +429,7 @@ def _problem(obj: object, where: str) -> Problem:
         type_url = _string(obj.get("type"), "type")
         detail = obj.get("detail")
         return Problem(
-            kind=type_url.rstrip("/").rsplit("/", 1)[-1] if type_url else "unknown",
+            kind=problem_kind(type_url),
             title=_string(obj.get("title"), "title"),
             # Entries of a 400 body carry `message` instead of `detail`.
             detail=_string(detail if detail is not None else obj.get("message"), "detail"),
