@@ -8,7 +8,7 @@ From the repository root, with the development environment active:
 It prints a Markdown report and writes it to `benchmarks/results.md` (`--output`).
 
 How it measures
-- The sandbox runs as its own process (its command line, `tap_twitter_metrics.sandbox.cli`),
+- The sandbox runs as its own process (its command line, `tap_twitter_metrics_sandbox.cli`),
   so its CPU time is not charged to the tap; its rate limits are lifted so no run waits.
 - The tap runs as a user runs it: `python -m tap_twitter_metrics --config ... --catalog ...`,
   with OAuth 1.0a user context, its stdout going to a file that is counted after it exits.
@@ -55,8 +55,8 @@ from pathlib import Path
 
 import requests
 
-from tap_twitter_metrics.sandbox import CREDENTIALS, MAIN_USER_ID, PARTNER_USER_ID
-from tap_twitter_metrics.sandbox.world import PROTECTED_USER_ID
+from tap_twitter_metrics_sandbox import CREDENTIALS, MAIN_USER_ID, PARTNER_USER_ID
+from tap_twitter_metrics_sandbox.world import PROTECTED_USER_ID
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -214,7 +214,7 @@ class SandboxProcess:
 
     def __init__(self, *, posts: int, lookup_posts: int, latency_ms: int = 0) -> None:
         command = [
-            *(sys.executable, "-m", "tap_twitter_metrics.sandbox"),
+            *(sys.executable, "-m", "tap_twitter_metrics_sandbox"),
             *("--port", "0", "--seed", str(SEED), "--posts", str(posts)),
             *("--lookup-posts", str(lookup_posts), "--latency-ms", str(latency_ms)),
             *("--rate-limit", str(UNLIMITED)),

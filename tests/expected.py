@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from tap_twitter_metrics.sandbox.world import Media, Post, User, World
+    from tap_twitter_metrics_sandbox.world import Media, Post, User, World
 
 Expected = dict[str, dict[str, dict[str, t.Any]]]
 PLAYBACK = tuple(f"playback_{q}_count" for q in (0, 25, 50, 75, 100))

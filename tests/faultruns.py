@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from tap_twitter_metrics.sandbox import CREDENTIALS, Sandbox, SandboxOptions
-from tap_twitter_metrics.sandbox.world import default_now
 from tap_twitter_metrics.settings import SECRET_SETTINGS
+from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
+from tap_twitter_metrics_sandbox.world import default_now
 from tests.tapruns import ALL_STREAMS, PRIMARY_KEYS, TAP, TapRun, catalog, run_tap
 
 if t.TYPE_CHECKING:
@@ -22,7 +22,7 @@ if t.TYPE_CHECKING:
 
     import pytest
 
-    from tap_twitter_metrics.sandbox.server import LoggedRequest
+    from tap_twitter_metrics_sandbox.server import LoggedRequest
 
 T = t.TypeVar("T")
 

@@ -23,7 +23,7 @@ from tap_twitter_metrics.client import (
     route_of,
 )
 from tap_twitter_metrics.credentials import BearerAuth
-from tap_twitter_metrics.sandbox import CREDENTIALS
+from tap_twitter_metrics_sandbox import CREDENTIALS
 from tests.faultruns import sandbox
 
 if t.TYPE_CHECKING:

@@ -8,9 +8,9 @@ import typing as t
 import pytest
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_twitter_metrics.sandbox import CREDENTIALS, Sandbox, SandboxOptions
 from tap_twitter_metrics.settings import config_errors
 from tap_twitter_metrics.tap import TapTwitterMetrics
+from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
 from tests.tapruns import run_tap
 
 if t.TYPE_CHECKING:

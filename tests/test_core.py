@@ -6,8 +6,8 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
-from tap_twitter_metrics.sandbox import Sandbox, SandboxOptions
 from tap_twitter_metrics.tap import TapTwitterMetrics
+from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tests.tapruns import ALL_STREAMS, catalog
 
 SANDBOX = Sandbox(SandboxOptions(seed=11, posts=120, partner_posts=20))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tap_twitter_metrics.sandbox import MAIN_USER_ID, PARTNER_USER_ID
+from tap_twitter_metrics_sandbox import MAIN_USER_ID, PARTNER_USER_ID
 from tests.faultruns import (
     TIMELINE,
     api_requests,
@@ -39,8 +39,8 @@ from tests.tapruns import ALL_STREAMS, TapRun, run_tap
 if t.TYPE_CHECKING:
     from pathlib import Path
 
-    from tap_twitter_metrics.sandbox import Sandbox
-    from tap_twitter_metrics.sandbox.server import LoggedRequest
+    from tap_twitter_metrics_sandbox import Sandbox
+    from tap_twitter_metrics_sandbox.server import LoggedRequest
 
 # The tap's defaults, and the settings the cases change.
 MAX_TRIES = 5

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tap_twitter_metrics.sandbox import MAIN_USER_ID, PARTNER_USER_ID
+from tap_twitter_metrics_sandbox import MAIN_USER_ID, PARTNER_USER_ID
 from tests.faultruns import (
     assert_no_secret,
     assert_union_is_complete,

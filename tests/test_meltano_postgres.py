@@ -27,7 +27,7 @@ import yaml
 from psycopg import sql
 from psycopg.rows import dict_row
 
-from tap_twitter_metrics.sandbox import Sandbox, SandboxOptions
+from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tests.expected import expected_records, private_cutoff, timeline_posts
 from tests.pg import PostgresDatabase, postgres_database
 from tests.tapruns import ALL_STREAMS, PRIMARY_KEYS
@@ -35,7 +35,7 @@ from tests.tapruns import ALL_STREAMS, PRIMARY_KEYS
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from tap_twitter_metrics.sandbox.server import LoggedRequest
+    from tap_twitter_metrics_sandbox.server import LoggedRequest
     from tests.expected import Expected
 
 REPO = Path(__file__).resolve().parents[1]

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tap_twitter_metrics.sandbox import CREDENTIALS, MAIN_USER_ID
 from tap_twitter_metrics.settings import CONFIG_SCHEMA
+from tap_twitter_metrics_sandbox import CREDENTIALS, MAIN_USER_ID
 from tests.tapruns import ALL_STREAMS, PUBLIC_STREAMS
 
 REPO = Path(__file__).resolve().parents[1]

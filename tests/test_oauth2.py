@@ -29,7 +29,7 @@ from tap_twitter_metrics.oauth2 import (
     token_url_for,
     write_token_file,
 )
-from tap_twitter_metrics.sandbox import Sandbox, SandboxOptions
+from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tests.tapruns import run_tap
 
 if t.TYPE_CHECKING:

@@ -17,9 +17,9 @@ from singer_sdk.singerlib import RecordMessage, StateMessage
 
 from tap_twitter_metrics.harvest import Selection, observed_now
 from tap_twitter_metrics.records import parse_page, parse_users
-from tap_twitter_metrics.sandbox import CREDENTIALS, Sandbox, SandboxOptions
 from tap_twitter_metrics.schemas import load_schema
 from tap_twitter_metrics.tap import RecordBufferingWriter
+from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
 from tests.tapruns import ALL_STREAMS, PUBLIC_STREAMS, TAP, catalog
 
 if t.TYPE_CHECKING:

@@ -19,13 +19,13 @@ import pytest
 import requests
 from requests_oauthlib import OAuth1
 
-from tap_twitter_metrics.sandbox import CREDENTIALS, Sandbox, SandboxOptions
-from tap_twitter_metrics.sandbox.world import TWITTER_EPOCH_MS, World
+from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
+from tap_twitter_metrics_sandbox.world import TWITTER_EPOCH_MS, World
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from tap_twitter_metrics.sandbox.world import Post
+    from tap_twitter_metrics_sandbox.world import Post
 
 BEARER = {"Authorization": f"Bearer {CREDENTIALS['bearer_token']}"}
 DAY = timedelta(days=1)
@@ -884,7 +884,7 @@ def test_config_for(sb: Sandbox) -> None:
 
 def test_cli_serves_until_sigterm() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "tap_twitter_metrics.sandbox.cli", "--port", "0", "--posts", "20"],
+        [sys.executable, "-m", "tap_twitter_metrics_sandbox.cli", "--port", "0", "--posts", "20"],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

@@ -21,8 +21,8 @@ from tap_twitter_metrics.oauth2 import (
     sha256_hex,
     token_url_for,
 )
-from tap_twitter_metrics.sandbox import Sandbox, SandboxOptions
 from tap_twitter_metrics.signin import main
+from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator

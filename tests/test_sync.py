@@ -7,8 +7,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tap_twitter_metrics.sandbox import CREDENTIALS, Sandbox, SandboxOptions
-from tap_twitter_metrics.sandbox.world import PROTECTED_USER_ID
+from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
+from tap_twitter_metrics_sandbox.world import PROTECTED_USER_ID
 from tests.expected import (
     expected_records,
     private_cutoff,
@@ -21,8 +21,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tap_twitter_metrics.sandbox.server import LoggedRequest
-    from tap_twitter_metrics.sandbox.world import Post
+    from tap_twitter_metrics_sandbox.server import LoggedRequest
+    from tap_twitter_metrics_sandbox.world import Post
 
 PRIVATE_FIELDS = ("non_public_metrics", "organic_metrics", "promoted_metrics")
 

@@ -9,7 +9,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from tap_twitter_metrics.sandbox import CREDENTIALS, Sandbox, SandboxOptions
+from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

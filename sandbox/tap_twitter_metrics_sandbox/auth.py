@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 from oauthlib.oauth1 import RequestValidator, ResourceEndpoint
 from typing_extensions import override
 
-from tap_twitter_metrics.sandbox.world import MAIN_USER_ID, PARTNER_USER_ID
+from tap_twitter_metrics_sandbox.world import MAIN_USER_ID, PARTNER_USER_ID
 
 CREDENTIALS: dict[str, str] = {
     "bearer_token": "sandbox-app-bearer-token",

@@ -16,14 +16,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 from typing_extensions import override
 
-from tap_twitter_metrics.sandbox.api import Api, InvalidRequestError, Result, invalid_request_body
+from tap_twitter_metrics_sandbox.api import Api, InvalidRequestError, Result, invalid_request_body
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from tap_twitter_metrics.sandbox.auth import Authenticator, Caller
-    from tap_twitter_metrics.sandbox.faults import Fault, FaultTable, RateLimiter
-    from tap_twitter_metrics.sandbox.world import World
+    from tap_twitter_metrics_sandbox.auth import Authenticator, Caller
+    from tap_twitter_metrics_sandbox.faults import Fault, FaultTable, RateLimiter
+    from tap_twitter_metrics_sandbox.world import World
 
 JSON_TYPE = "application/json; charset=utf-8"
 

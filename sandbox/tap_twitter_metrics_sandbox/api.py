@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from tap_twitter_metrics.sandbox.world import DAY_MS, Post, User, World, api_time, snowflake
+from tap_twitter_metrics_sandbox.world import DAY_MS, Post, User, World, api_time, snowflake
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
 
-    from tap_twitter_metrics.sandbox.auth import Caller
-    from tap_twitter_metrics.sandbox.world import Media, Timeline
+    from tap_twitter_metrics_sandbox.auth import Caller
+    from tap_twitter_metrics_sandbox.world import Media, Timeline
 
 PROBLEMS = "https://api.twitter.com/2/problems/"
 ID_RE = re.compile(r"^[0-9]{1,19}$")

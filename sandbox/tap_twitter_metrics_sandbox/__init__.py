@@ -14,10 +14,10 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_twitter_metrics.sandbox.api import Api
-from tap_twitter_metrics.sandbox.auth import CREDENTIALS, Authenticator
-from tap_twitter_metrics.sandbox.faults import FAULT_KINDS, Fault, FaultTable, RateLimiter
-from tap_twitter_metrics.sandbox.server import (
+from tap_twitter_metrics_sandbox.api import Api
+from tap_twitter_metrics_sandbox.auth import CREDENTIALS, Authenticator
+from tap_twitter_metrics_sandbox.faults import FAULT_KINDS, Fault, FaultTable, RateLimiter
+from tap_twitter_metrics_sandbox.server import (
     LoggedRequest,
     Reply,
     SandboxApp,
@@ -25,7 +25,7 @@ from tap_twitter_metrics.sandbox.server import (
     json_reply,
     logged_as_dict,
 )
-from tap_twitter_metrics.sandbox.world import (
+from tap_twitter_metrics_sandbox.world import (
     MAIN_USER_ID,
     PARTNER_USER_ID,
     Media,

@@ -1,9 +1,0 @@
-"""Run the sandbox with `python -m tap_twitter_metrics.sandbox`."""
-
-from __future__ import annotations
-
-import sys
-
-from tap_twitter_metrics.sandbox.cli import main
-
-sys.exit(main())
