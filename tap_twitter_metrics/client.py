@@ -1,7 +1,7 @@
 """HTTP client for the X API v2: rate limits, retries and problem bodies.
 
-One pass over the API feeds all eleven streams, so every request goes through this client
-instead of per-stream RESTStream loops; the SDK's retry exceptions are reused.
+One pass over the API feeds every stream, so every request goes through this client instead
+of per-stream RESTStream loops; the SDK's retry exceptions are reused.
 
 What a failure prints is built here from the route, the status and the problem body's own
 `title`, `detail` and `reason`: never from exception text, response text or request URLs.
@@ -27,6 +27,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from requests.auth import AuthBase
+
+    _Get = Callable[[str, Mapping[str, str]], dict[str, t.Any]]
 
 RATE_LIMIT_MARGIN_SECONDS = 1
 # A 429 without a reset time: try again after a minute rather than a whole 15-minute window.
@@ -104,12 +106,7 @@ class RunStats:
     waits: int = 0
     waited_seconds: float = 0.0
     retries: int = 0
-    records: dict[str, int] = field(default_factory=dict)
     problems: dict[str, ProblemTally] = field(default_factory=dict)
-
-    def count_record(self, stream: str) -> None:
-        """Count one record written to `stream`."""
-        self.records[stream] = self.records.get(stream, 0) + 1
 
     def count_problem(self, kind: str, resource: str) -> None:
         """Remember one partial error of `kind` about `resource`."""
@@ -233,8 +230,12 @@ class XApiClient:
         self._on_unauthorized = on_unauthorized
         for name in SIGNING_LOGGERS:
             logging.getLogger(name).setLevel(logging.INFO)
+        self._get_with_retries = self._with_backoff(self._get_once)
+
+    def _with_backoff(self, get: _Get) -> _Get:
+        """Wrap `get` to retry TransientError up to max_tries times with jittered backoff."""
         # backoff's own log lines print exception text: ours (_log_retry) say it once.
-        self._get_with_retries = backoff.on_exception(
+        return backoff.on_exception(
             backoff.expo,
             TransientError,
             max_tries=self.max_tries,
@@ -243,7 +244,7 @@ class XApiClient:
             jitter=backoff.full_jitter,
             on_backoff=self._log_retry,
             logger=None,
-        )(self._get_once)
+        )(get)
 
     def get(self, path: str, params: Mapping[str, str]) -> dict[str, t.Any]:
         """Return the decoded JSON body of `GET path`, waiting and retrying as needed."""

@@ -1,9 +1,14 @@
-"""Which credential a run uses, and what it may see."""
+"""The credential model: which credential set a run uses, what it may see, how it signs.
+
+Config validation, the HTTP client and OAuth 2.0 all read this module: the rules for a
+complete credential set are written here once.
+"""
 
 from __future__ import annotations
 
 import typing as t
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import requests
@@ -11,21 +16,86 @@ from requests.auth import AuthBase
 from requests_oauthlib import OAuth1
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_twitter_metrics.settings import OAUTH1_SETTINGS
+from tap_twitter_metrics.oauth2 import OAuth2TokenStore, token_url_for
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
+OAUTH1_SETTINGS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
+NO_CREDENTIALS = (
+    "No credentials: set bearer_token (public metrics), the four OAuth 1.0a settings "
+    "(consumer_key, consumer_secret, access_token, access_token_secret) or "
+    "oauth2_client_id with oauth2_refresh_token / oauth2_token_file."
+)
+
+
+class CredentialKind(Enum):
+    """The credential sets, strongest first: user context is preferred to app-only."""
+
+    OAUTH1 = "OAuth 1.0a user-context credentials"
+    OAUTH2 = "OAuth 2.0 user-context token"
+    APP_ONLY = "app-only bearer_token"
+
+    @property
+    def user_context(self) -> bool:
+        """Whether it reads as the signed-in account: private metrics, /2/users/me."""
+        return self is not CredentialKind.APP_ONLY
+
+
+def credential_kind(config: Mapping[str, t.Any]) -> CredentialKind | None:
+    """The strongest complete credential set the settings hold."""
+    if all(config.get(name) for name in OAUTH1_SETTINGS):
+        return CredentialKind.OAUTH1
+    if config.get("oauth2_client_id") and (
+        config.get("oauth2_refresh_token") or config.get("oauth2_token_file")
+    ):
+        return CredentialKind.OAUTH2
+    if config.get("bearer_token"):
+        return CredentialKind.APP_ONLY
+    return None
+
+
+def credential_errors(config: Mapping[str, t.Any]) -> list[str]:
+    """Incomplete credential sets, or none at all; never a credential's value."""
+    errors = []
+    oauth1_given = [name for name in OAUTH1_SETTINGS if config.get(name)]
+    if oauth1_given and len(oauth1_given) < len(OAUTH1_SETTINGS):
+        missing = ", ".join(name for name in OAUTH1_SETTINGS if name not in oauth1_given)
+        errors.append(f"OAuth 1.0a needs all four settings; missing: {missing}")
+    # With complete OAuth 1.0a credentials the OAuth 2.0 settings are not used.
+    if credential_kind(config) is not CredentialKind.OAUTH1:
+        errors.extend(_oauth2_errors(config))
+    if not errors and credential_kind(config) is None:
+        errors.append(NO_CREDENTIALS)
+    return errors
+
+
+def _oauth2_errors(config: Mapping[str, t.Any]) -> list[str]:
+    client_id = config.get("oauth2_client_id")
+    tokens = config.get("oauth2_refresh_token") or config.get("oauth2_token_file")
+    if not client_id and (config.get("oauth2_refresh_token") or config.get("oauth2_client_secret")):
+        return [
+            "oauth2_client_id: missing; OAuth 2.0 needs the client id of the app with "
+            "oauth2_refresh_token (or an oauth2_token_file written by tap-twitter-metrics-auth)"
+        ]
+    if client_id and not tokens:
+        return [
+            "oauth2_refresh_token: missing; OAuth 2.0 needs it (or an oauth2_token_file "
+            "written by tap-twitter-metrics-auth) with oauth2_client_id"
+        ]
+    return []
+
 
 class BearerAuth(AuthBase):
-    """App-only authentication: `Authorization: Bearer <token>`."""
+    """`Authorization: Bearer <token>`: an app-only token, or a current OAuth 2.0 token."""
 
-    def __init__(self, token: str) -> None:
+    def __init__(self, token: str | Callable[[], str]) -> None:
         self.token = token
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         """Sign the request."""
-        request.headers["Authorization"] = f"Bearer {self.token}"
+        token = self.token if isinstance(self.token, str) else self.token()
+        request.headers["Authorization"] = f"Bearer {token}"
         return request
 
 
@@ -34,43 +104,40 @@ class Credentials:
     """The authentication of a run and what it unlocks."""
 
     auth: AuthBase
-    description: str
-    user_context: bool
+    kind: CredentialKind
     on_unauthorized: Callable[[], bool] | None = None
+
+    @property
+    def user_context(self) -> bool:
+        """Whether private metrics and the signed-in account can be read."""
+        return self.kind.user_context
+
+    @property
+    def description(self) -> str:
+        """How error messages name the credential."""
+        return self.kind.value
 
 
 def credentials_from(config: Mapping[str, t.Any]) -> Credentials:
-    """Pick the strongest credential the settings hold: user context before app-only."""
-    if all(config.get(name) for name in OAUTH1_SETTINGS):
+    """The strongest credential the settings hold, ready to sign requests."""
+    kind = credential_kind(config)
+    if kind is CredentialKind.OAUTH1:
         auth = OAuth1(
             config["consumer_key"],
             client_secret=config["consumer_secret"],
             resource_owner_key=config["access_token"],
             resource_owner_secret=config["access_token_secret"],
         )
-        return Credentials(auth, "OAuth 1.0a user-context credentials", user_context=True)
-    if config.get("oauth2_client_id") and (
-        config.get("oauth2_refresh_token") or config.get("oauth2_token_file")
-    ):
+        return Credentials(auth, kind)
+    if kind is CredentialKind.OAUTH2:
         return _oauth2_credentials(config)
-    if config.get("bearer_token"):
-        return Credentials(
-            BearerAuth(config["bearer_token"]), "app-only bearer_token", user_context=False
-        )
+    if kind is CredentialKind.APP_ONLY:
+        return Credentials(BearerAuth(config["bearer_token"]), kind)
     msg = "No credentials are configured"
-    raise ConfigValidationError(
-        msg,
-        errors=[
-            "No credentials: set bearer_token (public metrics), the four OAuth 1.0a settings "
-            "(consumer_key, consumer_secret, access_token, access_token_secret) or "
-            "oauth2_client_id with oauth2_refresh_token / oauth2_token_file."
-        ],
-    )
+    raise ConfigValidationError(msg, errors=[NO_CREDENTIALS])
 
 
 def _oauth2_credentials(config: Mapping[str, t.Any]) -> Credentials:
-    from tap_twitter_metrics.oauth2 import OAuth2Auth, OAuth2TokenStore, token_url_for
-
     if not config.get("oauth2_token_file"):
         msg = "OAuth 2.0 needs a token file"
         raise ConfigValidationError(
@@ -96,8 +163,5 @@ def _oauth2_credentials(config: Mapping[str, t.Any]) -> Credentials:
         return True
 
     return Credentials(
-        OAuth2Auth(store),
-        "OAuth 2.0 user-context token",
-        user_context=True,
-        on_unauthorized=refresh_after_401,
+        BearerAuth(store.access_token), CredentialKind.OAUTH2, on_unauthorized=refresh_after_401
     )

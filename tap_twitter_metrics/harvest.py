@@ -1,9 +1,10 @@
-"""The one pass over the X API that feeds every stream.
+"""The one pass over the X API that feeds every stream: it reads, parses and yields pages.
 
 Posts are read once per run: a timeline page or a lookup batch brings the posts, their
 media, their authors and every selected metric family in one response. Private families
 are asked for only where the API can grant them, because a refused private field makes
-the API drop the whole post from the response.
+the API drop the whole post from the response. What becomes of a page is the streams'
+business (streams.py): nothing here writes a message.
 """
 
 from __future__ import annotations
@@ -16,20 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
-from tap_twitter_metrics.records import (
-    MEDIA_METRIC_FAMILIES,
-    STREAM_COLUMNS,
-    TWEET_METRIC_FAMILIES,
-    parse_page,
-    parse_users,
-)
+from tap_twitter_metrics.catalogue import CATALOGUE, STREAMS, Part
+from tap_twitter_metrics.records import STREAM_COLUMNS, Page, parse_page, parse_users
 
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
     from tap_twitter_metrics.client import RunStats, XApiClient
-    from tap_twitter_metrics.records import Page, Problem
+    from tap_twitter_metrics.records import Problem
 
 PRIVATE_DAYS = 30
 # Posts this close to the 30-day edge may cross it before the request lands.
@@ -58,16 +54,6 @@ TWEET_FIELDS = (
 # The API sends media_key and type unasked.
 MEDIA_FIELDS = tuple(c for c in STREAM_COLUMNS["media"] if c not in {"media_key", "type"})
 USER_FIELDS = "created_at,public_metrics"
-PRIVATE_FAMILIES = ("non_public_metrics", "organic_metrics", "promoted_metrics")
-# API family key -> (tweet stream, media stream)
-FAMILY_STREAMS = {
-    family: (tweet_stream, media_stream)
-    for tweet_stream, (family, _) in TWEET_METRIC_FAMILIES.items()
-    for media_stream, (media_family, _) in MEDIA_METRIC_FAMILIES.items()
-    if media_family == family
-}
-MEDIA_STREAMS = ("media", *(media for _, media in FAMILY_STREAMS.values()))
-DEDUPLICATED_STREAMS = ("users", *MEDIA_STREAMS)
 PARTIAL_ERROR_KINDS = {
     "resource-not-found": "not found",
     "not-authorized-for-resource": "not visible (protected or suspended author)",
@@ -96,30 +82,39 @@ class Selection:
 
     def families(self, private: frozenset[str], *, media: bool) -> list[str]:
         """Metric families to ask for, of posts or of media, given the private ones allowed."""
+        part = Part.MEDIA_METRICS if media else Part.TWEET_METRICS
         return [
-            family
-            for family, streams in FAMILY_STREAMS.items()
-            if streams[media] in self.streams and (family == "public_metrics" or family in private)
+            spec.family
+            for spec in CATALOGUE
+            if spec.part is part
+            and spec.family
+            and spec.name in self.streams
+            and (not spec.user_context or spec.family in private)
         ]
 
     @cached_property
     def private_families(self) -> frozenset[str]:
         """Private families some selected stream needs."""
         return frozenset(
-            family
-            for family in PRIVATE_FAMILIES
-            if any(stream in self.streams for stream in FAMILY_STREAMS[family])
+            spec.family
+            for spec in CATALOGUE
+            if spec.family and spec.user_context and spec.name in self.streams
         )
 
     @property
     def wants_media(self) -> bool:
         """Whether the media expansion is needed at all."""
-        return any(stream in self.streams for stream in MEDIA_STREAMS)
+        return any(STREAMS[name].part in {Part.MEDIA, Part.MEDIA_METRICS} for name in self.streams)
 
     @property
     def wants_posts(self) -> bool:
         """Whether any selected stream is made from posts."""
-        return bool(self.streams - {"users"})
+        return any(STREAMS[name].part is not Part.USERS for name in self.streams)
+
+    @property
+    def wants_users(self) -> bool:
+        """Whether the users stream is selected."""
+        return any(STREAMS[name].part is Part.USERS for name in self.streams)
 
     def params(self, private: frozenset[str], *, authors: bool) -> dict[str, str]:
         """Field and expansion parameters for a tweets request."""
@@ -128,7 +123,7 @@ class Selection:
         if self.wants_media:
             expansions.append("attachments.media_keys")
             params["media.fields"] = ",".join((*MEDIA_FIELDS, *self.families(private, media=True)))
-        if authors and "users" in self.streams:
+        if authors and self.wants_users:
             expansions.append("author_id")
             params["user.fields"] = USER_FIELDS
         if expansions:
@@ -189,7 +184,7 @@ def unique(ids: list[str]) -> list[str]:
 
 
 class Harvest:
-    """Reads accounts, timelines and lookups, and hands each record to its stream."""
+    """Reads accounts, timelines and lookups, and yields each response as a parsed page."""
 
     def __init__(
         self,
@@ -198,18 +193,17 @@ class Harvest:
         config: Mapping[str, t.Any],
         selection: Selection,
         user_context: bool,
-        write: Callable[[str, dict[str, t.Any]], None],
         logger: logging.Logger,
     ) -> None:
         self.client = client
         self.config = config
         self.selection = selection
         self.user_context = user_context
-        self.write = write
         self.logger = logger
         self.stats: RunStats = client.stats
-        self._written: dict[str, set[str]] = {stream: set() for stream in DEDUPLICATED_STREAMS}
         self._accounts: list[Account] | None = None
+        # Pages of the users endpoints read while resolving accounts, not yet handed on.
+        self._account_pages: list[Page] = []
         self._own_id: str | None = None
         self._read_in_timelines: set[str] = set()
         self.private_cutoff = self._private_cutoff()
@@ -232,33 +226,29 @@ class Harvest:
             self._accounts = self._resolve_accounts()
         return self._accounts
 
+    def account_pages(self) -> Iterator[Page]:
+        """The pages read to resolve the accounts, each handed on once."""
+        self.accounts()
+        while self._account_pages:
+            yield self._hand_on(self._account_pages.pop(0))
+
     def _resolve_accounts(self) -> list[Account]:
         user_ids: list[str] = list(dict.fromkeys(self.config.get("user_ids") or []))
         usernames = [name.lstrip("@") for name in self.config.get("usernames") or []]
-        tweet_ids = self.config.get("tweet_ids") or []
+        named = bool(user_ids or usernames or self.config.get("tweet_ids"))
         accounts: dict[str, Account] = {}
-        needs_me = self.user_context and (
-            self.selection.private_families or not (user_ids or usernames or tweet_ids)
-        )
         known: dict[str, Account] = {}
-        if needs_me:
-            me = self._read_users("/2/users/me", {"user.fields": USER_FIELDS})
+        if self.user_context and (self.selection.private_families or not named):
+            me = self._read_users("/2/users/me", {})
             self._own_id = me[0].id if me else None
             known = {account.id: account for account in me}
-            if me and not (user_ids or usernames or tweet_ids):
+            if me and not named:
                 accounts[me[0].id] = me[0]
         for name in dict.fromkeys(usernames):
-            for account in self._read_users(
-                f"/2/users/by/username/{name}", {"user.fields": USER_FIELDS}
-            ):
+            for account in self._read_users(f"/2/users/by/username/{name}", {}):
                 accounts.setdefault(account.id, account)
-        if user_ids and "users" in self.selection.streams:
-            # /2/users/me already wrote the authenticated account's record.
-            for batch in chunks(user_id for user_id in user_ids if user_id not in known):
-                found = self._read_users(
-                    "/2/users", {"ids": ",".join(batch), "user.fields": USER_FIELDS}
-                )
-                known.update((account.id, account) for account in found)
+        if user_ids and self.selection.wants_users:
+            known.update(self._read_user_ids([uid for uid in user_ids if uid not in known]))
             for user_id in user_ids:
                 if user_id in known:
                     accounts.setdefault(user_id, known[user_id])
@@ -271,18 +261,25 @@ class Harvest:
                 accounts.setdefault(user_id, Account(user_id, None))
         return list(accounts.values())
 
+    def _read_user_ids(self, user_ids: list[str]) -> dict[str, Account]:
+        # /2/users/me already brought the authenticated account's record.
+        found: dict[str, Account] = {}
+        for batch in chunks(user_ids):
+            accounts = self._read_users("/2/users", {"ids": ",".join(batch)})
+            found.update((account.id, account) for account in accounts)
+        return found
+
     def _read_users(self, path: str, params: dict[str, str]) -> list[Account]:
-        body = self.client.get(path, params)
+        body = self.client.get(path, {**params, "user.fields": USER_FIELDS})
         users, problems = parse_users(body, observed_now())
-        self._count_problems(problems)
-        for user in users:
-            self._write_once("users", user["id"], user)
+        self._account_pages.append(Page.of_users(users, problems))
         return [Account(user["id"], user.get("username")) for user in users]
 
     # Timelines
 
-    def timeline(self, account: Account, start: datetime | None) -> Iterator[dict[str, t.Any]]:
-        """Tweet records of an account's timeline from `start` on; other records are written."""
+    def timeline(self, account: Account, start: datetime | None) -> Iterator[Page]:
+        """The pages of an account's timeline from `start` on."""
+        yield from self.account_pages()
         if not self.selection.wants_posts:
             return
         requests_before, posts_before = self.stats.requests, self.stats.posts_read
@@ -313,7 +310,7 @@ class Harvest:
         *,
         start: datetime | None,
         end: datetime | None,
-    ) -> Iterator[dict[str, t.Any]]:
+    ) -> Iterator[Page]:
         base = {"max_results": PAGE_SIZE}
         if start:
             base["start_time"] = api_time(max(start, OLDEST_START_TIME))
@@ -340,14 +337,15 @@ class Harvest:
             for page in pages:
                 if self._wanted_ids:
                     self._read_in_timelines.update(self._wanted_ids.intersection(page.returned_ids))
-                yield from self._write_page(page, before=before)
+                yield self._hand_on(page.created_before(before))
             if not token:
                 return
 
     # Lookups
 
-    def lookups(self) -> Iterator[dict[str, t.Any]]:
-        """Tweet records of the posts named in `tweet_ids`; other records are written."""
+    def lookups(self) -> Iterator[Page]:
+        """The pages of the posts named in `tweet_ids`."""
+        yield from self.account_pages()
         ids = unique(self.config.get("tweet_ids") or [])
         if self._read_in_timelines:
             # Posts already read in a timeline this run are not bought twice.
@@ -359,21 +357,17 @@ class Harvest:
         # Posts refused their private fields are read again with the older ones, in full
         # batches, rather than in a short extra request per batch.
         refused: list[str] = []
-        found = 0
+        posts_before = self.stats.posts_read
         if private:
             recent = chunks(post_id for post_id in ids if self._maybe_private(post_id))
             for batch, body in self._prefetch(recent, private):
-                for record in self._lookup(batch, private, body, refused):
-                    found += 1
-                    yield record
+                yield from self._lookup(batch, private, body, refused)
         rest = (post_id for post_id in ids if not private or not self._maybe_private(post_id))
         for batch, body in self._prefetch(chunks(itertools.chain(refused, rest)), frozenset()):
-            for record in self._lookup(batch, frozenset(), body, refused):
-                found += 1
-                yield record
+            yield from self._lookup(batch, frozenset(), body, refused)
         self.logger.info(
             "Looked up %d of %d posts by id in %d requests.",
-            found,
+            self.stats.posts_read - posts_before,
             len(ids),
             self.stats.requests - requests_before,
         )
@@ -424,13 +418,13 @@ class Harvest:
         private: frozenset[str],
         body: dict[str, t.Any],
         refused: list[str],
-    ) -> Iterator[dict[str, t.Any]]:
-        """Records of one batch; ids left to read with public fields only go to `refused`."""
+    ) -> Iterator[Page]:
+        """Pages of one batch; ids left to read with public fields only go to `refused`."""
         pending = ids
         families = private
         while True:
             page = parse_page(body, observed_now())
-            yield from self._write_page(page)
+            yield self._hand_on(page)
             if not families:
                 return
             settled = set(page.returned_ids) | {
@@ -478,39 +472,20 @@ class Harvest:
             refused |= {"promoted_metrics"}
         return refused
 
-    # Writing
+    # Handing on
 
-    def _write_page(self, page: Page, *, before: str | None = None) -> Iterator[dict[str, t.Any]]:
+    def _hand_on(self, page: Page) -> Page:
+        """Count what a page brings as it leaves the pass."""
         self._count_problems(page.problems)
-        for user in page.users:
-            self._write_once("users", user["id"], user)
-        for media in page.media:
-            self._write_once("media", media["media_key"], media)
-        for stream, records in page.metrics.items():
-            if stream not in self.selection.streams:
-                continue
-            for record in records:
-                if "media_key" in record:
-                    self._write_once(stream, record["media_key"], record)
-                elif before is None or record["created_at"] < before:
-                    self.write(stream, record)
-        for tweet in page.tweets:
-            if before is None or tweet["created_at"] < before:
-                self.stats.posts_read += 1
-                yield tweet
-
-    def _write_once(self, stream: str, key: str, record: dict[str, t.Any]) -> None:
-        written = self._written[stream]
-        if key not in written and stream in self.selection.streams:
-            written.add(key)
-            self.write(stream, record)
+        self.stats.posts_read += len(page.tweets)
+        return page
 
     def _count_problems(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
             self.stats.count_problem(problem.kind, problem.resource_id or "?")
 
-    def summarize_problems(self) -> None:
-        """One warning line per kind of partial error met during the run."""
+    def summarize(self, records: Mapping[str, int]) -> None:
+        """Close the run: one warning per kind of partial error, then one summary line."""
         for kind, tally in sorted(self.stats.problems.items()):
             more = tally.resources > len(tally.examples)
             shown = ", ".join(tally.examples) + (" …" if more else "")
@@ -518,3 +493,13 @@ class Harvest:
             self.logger.warning(
                 "Partial errors '%s': %d resources %s: %s", kind, tally.resources, meaning, shown
             )
+        stats = self.stats
+        self.logger.info(
+            "Sync done: %d posts read in %d requests, %d retries, %d waits (%.0f s), records: %s.",
+            stats.posts_read,
+            stats.requests,
+            stats.retries,
+            stats.waits,
+            stats.waited_seconds,
+            ", ".join(f"{name}={count}" for name, count in records.items()),
+        )

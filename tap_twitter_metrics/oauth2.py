@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import backoff
 import requests
-from requests.auth import AuthBase, HTTPBasicAuth
+from requests.auth import HTTPBasicAuth
 
 if sys.platform != "win32":
     import fcntl
@@ -255,7 +255,28 @@ def request_tokens(
     data = {**form, "client_id": client_id}
     auth = HTTPBasicAuth(client_id, client_secret) if client_secret else None
     secrets = [value for value in (*form.values(), client_secret) if value]
+    try:
+        response = _post_with_retries(
+            session, token_url, data, auth=auth, timeout=timeout, max_tries=max_tries
+        )
+    except _TransientTokenEndpointError as exc:
+        msg = f"The OAuth 2.0 token endpoint {token_url} failed {max_tries} times (last: {exc})"
+        raise OAuth2Error(msg) from None
+    return _token_response_body(response, secrets)
 
+
+def _post_with_retries(
+    session: requests.Session,
+    token_url: str,
+    data: Mapping[str, str],
+    *,
+    auth: HTTPBasicAuth | None,
+    timeout: float,
+    max_tries: int,
+) -> requests.Response:
+    """POST the form; raise _TransientTokenEndpointError once max_tries tries failed."""
+
+    # backoff's log lines name the function they retry: keep it `post_grant`.
     @backoff.on_exception(
         backoff.expo,
         _TransientTokenEndpointError,
@@ -280,12 +301,7 @@ def request_tokens(
             raise _TransientTokenEndpointError(msg)
         return response
 
-    try:
-        response = post_grant()
-    except _TransientTokenEndpointError as exc:
-        msg = f"The OAuth 2.0 token endpoint {token_url} failed {max_tries} times (last: {exc})"
-        raise OAuth2Error(msg) from None
-    return _token_response_body(response, secrets)
+    return post_grant()
 
 
 def _token_response_body(response: requests.Response, secrets: Iterable[str]) -> dict[str, t.Any]:
@@ -423,19 +439,17 @@ class OAuth2TokenStore:
             )
             raise OAuth2Error(msg)
         self._check_token_file_writable()
+        return self._refresh_with_first_accepted(stored, candidates)
+
+    def _refresh_with_first_accepted(
+        self, stored: TokenSet | None, candidates: Iterable[tuple[str, str, str | None]]
+    ) -> TokenSet:
+        """Try the candidates in order; save and return the tokens of the first one accepted."""
         refused: list[str] = []
         last_error = ""
         for origin, refresh_token, seed_sha in candidates:
             try:
-                payload = request_tokens(
-                    self._session,
-                    self._token_url,
-                    {"grant_type": "refresh_token", "refresh_token": refresh_token},
-                    client_id=self._client_id,
-                    client_secret=self._client_secret,
-                    timeout=self._request_timeout,
-                    max_tries=self._max_tries,
-                )
+                payload = self._request_refresh(refresh_token)
             except RefusedGrantError as exc:
                 refused.append(origin)
                 last_error = exc.error
@@ -456,6 +470,17 @@ class OAuth2TokenStore:
             f"Run `{self._sign_in_hint()}` to sign in again."
         )
         raise OAuth2Error(msg)
+
+    def _request_refresh(self, refresh_token: str) -> dict[str, t.Any]:
+        return request_tokens(
+            self._session,
+            self._token_url,
+            {"grant_type": "refresh_token", "refresh_token": refresh_token},
+            client_id=self._client_id,
+            client_secret=self._client_secret,
+            timeout=self._request_timeout,
+            max_tries=self._max_tries,
+        )
 
     def _check_token_file_writable(self) -> None:
         # A refresh spends the old token: make sure the new one can be kept before asking.
@@ -490,15 +515,3 @@ class OAuth2TokenStore:
             f"{SIGN_IN_COMMAND}{api_option} --client-id {self._client_id} "
             f"--token-file {self._token_file}"
         )
-
-
-class OAuth2Auth(AuthBase):
-    """Adds `Authorization: Bearer <access token>` from an OAuth2TokenStore."""
-
-    def __init__(self, store: OAuth2TokenStore) -> None:
-        self.store = store
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        """Authorize one request with a currently valid access token."""
-        r.headers["Authorization"] = f"Bearer {self.store.access_token()}"
-        return r

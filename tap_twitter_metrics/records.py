@@ -12,90 +12,35 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from tap_twitter_metrics.catalogue import CATALOGUE, Part, metric_streams
+
 if TYPE_CHECKING:
     from collections.abc import Collection
 
+    from tap_twitter_metrics.catalogue import StreamSpec
+
 Record = dict[str, Any]
-
-_USER_METRICS: Final = (
-    "followers_count",
-    "following_count",
-    "tweet_count",
-    "listed_count",
-    "like_count",
-)
-_ENGAGEMENT: Final = (
-    "impression_count",
-    "like_count",
-    "reply_count",
-    "retweet_count",
-    "url_link_clicks",
-    "user_profile_clicks",
-)
-_PLAYBACK: Final = tuple(f"playback_{share}_count" for share in (0, 25, 50, 75, 100))
-
-# stream name -> (metric family key in the API object, metric columns)
-TWEET_METRIC_FAMILIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
-    "tweet_public_metrics": (
-        "public_metrics",
-        (
-            "retweet_count",
-            "reply_count",
-            "like_count",
-            "quote_count",
-            "bookmark_count",
-            "impression_count",
-        ),
-    ),
-    "tweet_non_public_metrics": (
-        "non_public_metrics",
-        ("impression_count", "url_link_clicks", "user_profile_clicks", "engagements"),
-    ),
-    "tweet_organic_metrics": ("organic_metrics", _ENGAGEMENT),
-    "tweet_promoted_metrics": ("promoted_metrics", _ENGAGEMENT),
-}
-MEDIA_METRIC_FAMILIES: Final[dict[str, tuple[str, tuple[str, ...]]]] = {
-    "media_public_metrics": ("public_metrics", ("view_count",)),
-    "media_non_public_metrics": ("non_public_metrics", _PLAYBACK),
-    "media_organic_metrics": ("organic_metrics", (*_PLAYBACK, "view_count")),
-    "media_promoted_metrics": ("promoted_metrics", (*_PLAYBACK, "view_count")),
-}
-METRIC_STREAMS: Final = (*TWEET_METRIC_FAMILIES, *MEDIA_METRIC_FAMILIES)
 
 _TWEET_METRIC_KEYS: Final = ("tweet_id", "author_id", "created_at", "observed_at")
 _MEDIA_METRIC_KEYS: Final = ("media_key", "observed_at")
+STREAM_COLUMNS: Final[dict[str, tuple[str, ...]]] = {spec.name: spec.columns for spec in CATALOGUE}
+_USER_METRICS: Final = tuple(c for c in STREAM_COLUMNS["users"] if c.endswith("_count"))
 
-STREAM_COLUMNS: Final[dict[str, tuple[str, ...]]] = {
-    "users": ("id", "username", "name", "created_at", *_USER_METRICS, "observed_at"),
-    "tweets": (
-        "id",
-        "text",
-        "created_at",
-        "author_id",
-        "conversation_id",
-        "lang",
-        "in_reply_to_user_id",
-        "referenced_tweets",
-        "media_keys",
-        "edit_history_tweet_ids",
-        "possibly_sensitive",
-        "reply_settings",
-        "entities",
-    ),
-    "media": (
-        "media_key",
-        "type",
-        "duration_ms",
-        "url",
-        "preview_image_url",
-        "width",
-        "height",
-        "alt_text",
-        "variants",
-    ),
-    **{name: (*_TWEET_METRIC_KEYS, *cols) for name, (_, cols) in TWEET_METRIC_FAMILIES.items()},
-    **{name: (*_MEDIA_METRIC_KEYS, *cols) for name, (_, cols) in MEDIA_METRIC_FAMILIES.items()},
-}
+
+def _families(part: Part, keys: tuple[str, ...]) -> dict[str, tuple[str, tuple[str, ...]]]:
+    """Metric stream -> (family key in API objects, metric columns), from the catalogue."""
+    families = {}
+    for name, spec in metric_streams(part).items():
+        if spec.columns[: len(keys)] != keys or spec.family is None:
+            msg = f"schema of {name} must start with {', '.join(keys)} and name a family"
+            raise ValueError(msg)
+        families[name] = (spec.family, spec.columns[len(keys) :])
+    return families
+
+
+TWEET_METRIC_FAMILIES: Final = _families(Part.TWEET_METRICS, _TWEET_METRIC_KEYS)
+MEDIA_METRIC_FAMILIES: Final = _families(Part.MEDIA_METRICS, _MEDIA_METRIC_KEYS)
+METRIC_STREAMS: Final = (*TWEET_METRIC_FAMILIES, *MEDIA_METRIC_FAMILIES)
 
 # RFC 3339 as the API writes it; the calendar ranges are checked by datetime below.
 _DATE_TIME: Final = re.compile(
@@ -144,6 +89,29 @@ class Page:
         response, instead of Post data".
         """
         return not self.returned_ids and not self.problems and not self.next_token
+
+    @classmethod
+    def of_users(cls, users: list[Record], problems: list[Problem]) -> Page:
+        """A page of a users endpoint: accounts and partial errors, no posts."""
+        metrics: dict[str, list[Record]] = {stream: [] for stream in METRIC_STREAMS}
+        return cls([], users, [], metrics, problems, None, None, [])
+
+    def records_for(self, stream: StreamSpec) -> list[Record]:
+        """The records this page holds for a catalogued stream."""
+        if stream.part is Part.USERS:
+            return self.users
+        if stream.part is Part.TWEETS:
+            return self.tweets
+        if stream.part is Part.MEDIA:
+            return self.media
+        return self.metrics[stream.name]
+
+    def created_before(self, moment: str | None) -> Page:
+        """The page without the posts created at or after `moment` (API time format)."""
+        if moment is None:
+            return self
+        later = {tweet["id"] for tweet in self.tweets if tweet["created_at"] >= moment}
+        return self.without_posts(later) if later else self
 
     def without_posts(self, post_ids: Collection[str]) -> Page:
         """Return a copy without the posts in `post_ids` and their tweet metric records."""
@@ -321,56 +289,66 @@ def _reference(item: dict[str, Any]) -> dict[str, str | None]:
     }
 
 
+def _tweet_fields(obj: dict[str, Any]) -> Record:
+    tweet_id = _key(obj.get("id"), "id")
+    created_at = _required_date_time(obj.get("created_at"), "created_at")
+    author_id = _string(obj.get("author_id"), "author_id")
+    references = _objects(obj.get("referenced_tweets"), "referenced_tweets")
+    attachments = _object(obj.get("attachments"), "attachments")
+    return {
+        "id": tweet_id,
+        "text": _string(obj.get("text"), "text"),
+        "created_at": created_at,
+        "author_id": author_id,
+        "conversation_id": _string(obj.get("conversation_id"), "conversation_id"),
+        "lang": _string(obj.get("lang"), "lang"),
+        "in_reply_to_user_id": _string(obj.get("in_reply_to_user_id"), "in_reply_to_user_id"),
+        "referenced_tweets": (
+            None if references is None else [_reference(item) for item in references]
+        ),
+        "media_keys": (
+            _strings(attachments.get("media_keys"), "attachments.media_keys")
+            if attachments
+            else None
+        ),
+        "edit_history_tweet_ids": _strings(
+            obj.get("edit_history_tweet_ids"), "edit_history_tweet_ids"
+        ),
+        "possibly_sensitive": _boolean(obj.get("possibly_sensitive"), "possibly_sensitive"),
+        "reply_settings": _string(obj.get("reply_settings"), "reply_settings"),
+        "entities": _object(obj.get("entities"), "entities"),
+    }
+
+
+def _families_of(
+    obj: dict[str, Any], families: dict[str, tuple[str, tuple[str, ...]]]
+) -> list[tuple[str, Record]]:
+    """(metric stream, metric columns) of every family the object carries."""
+    found = []
+    for stream, (family_key, columns) in families.items():
+        values = _metric_values(obj, family_key, columns)
+        if values is not None:
+            found.append((stream, values))
+    return found
+
+
 def _tweet(obj: object, observed_at: str, where: str, metrics: dict[str, list[Record]]) -> Record:
     """Return the tweets record and append the post's metric records to `metrics`."""
     try:
         if not isinstance(obj, dict):
             raise _InvalidValueError("the entry", obj, "an object")
-        tweet_id = _key(obj.get("id"), "id")
-        created_at = _required_date_time(obj.get("created_at"), "created_at")
-        author_id = _string(obj.get("author_id"), "author_id")
-        references = _objects(obj.get("referenced_tweets"), "referenced_tweets")
-        attachments = _object(obj.get("attachments"), "attachments")
-        record: Record = {
-            "id": tweet_id,
-            "text": _string(obj.get("text"), "text"),
-            "created_at": created_at,
-            "author_id": author_id,
-            "conversation_id": _string(obj.get("conversation_id"), "conversation_id"),
-            "lang": _string(obj.get("lang"), "lang"),
-            "in_reply_to_user_id": _string(obj.get("in_reply_to_user_id"), "in_reply_to_user_id"),
-            "referenced_tweets": (
-                None if references is None else [_reference(item) for item in references]
-            ),
-            "media_keys": (
-                _strings(attachments.get("media_keys"), "attachments.media_keys")
-                if attachments
-                else None
-            ),
-            "edit_history_tweet_ids": _strings(
-                obj.get("edit_history_tweet_ids"), "edit_history_tweet_ids"
-            ),
-            "possibly_sensitive": _boolean(obj.get("possibly_sensitive"), "possibly_sensitive"),
-            "reply_settings": _string(obj.get("reply_settings"), "reply_settings"),
-            "entities": _object(obj.get("entities"), "entities"),
-        }
-        found: list[tuple[str, Record]] = []
-        for stream, (family_key, columns) in TWEET_METRIC_FAMILIES.items():
-            values = _metric_values(obj, family_key, columns)
-            if values is not None:
-                found.append((stream, values))
+        record = _tweet_fields(obj)
+        found = _families_of(obj, TWEET_METRIC_FAMILIES)
     except _InvalidValueError as exc:
         raise ResponseFormatError(f"{_label('tweet', obj, 'id', where)}: {exc}") from None
+    head = {
+        "tweet_id": record["id"],
+        "author_id": record["author_id"],
+        "created_at": record["created_at"],
+        "observed_at": observed_at,
+    }
     for stream, values in found:
-        metrics[stream].append(
-            {
-                "tweet_id": tweet_id,
-                "author_id": author_id,
-                "created_at": created_at,
-                "observed_at": observed_at,
-                **values,
-            }
-        )
+        metrics[stream].append({**head, **values})
     return record
 
 
@@ -400,11 +378,7 @@ def _media(obj: object, observed_at: str, where: str, metrics: dict[str, list[Re
             "alt_text": _string(obj.get("alt_text"), "alt_text"),
             "variants": None if variants is None else [_variant(item) for item in variants],
         }
-        found: list[tuple[str, Record]] = []
-        for stream, (family_key, columns) in MEDIA_METRIC_FAMILIES.items():
-            values = _metric_values(obj, family_key, columns)
-            if values is not None:
-                found.append((stream, values))
+        found = _families_of(obj, MEDIA_METRIC_FAMILIES)
     except _InvalidValueError as exc:
         raise ResponseFormatError(f"{_label('media', obj, 'media_key', where)}: {exc}") from None
     for stream, values in found:
@@ -496,6 +470,13 @@ def _meta(envelope: dict[str, Any]) -> tuple[str | None, int | None]:
     return next_token or None, result_count
 
 
+def _included_users(envelope: dict[str, Any], observed_at: str) -> list[Record]:
+    return [
+        _user(item, observed_at, f"includes.users[{index}]")
+        for index, item in enumerate(_includes(envelope, "users"))
+    ]
+
+
 def parse_page(
     body: object, observed_at: str, *, user_source: Literal["data", "includes"] = "includes"
 ) -> Page:
@@ -520,15 +501,7 @@ def parse_page(
         _media(item, observed_at, f"includes.media[{index}]", metrics)
         for index, item in enumerate(_includes(envelope, "media"))
     ]
-    users = (
-        [
-            _user(item, observed_at, f"includes.users[{index}]")
-            for index, item in enumerate(_includes(envelope, "users"))
-        ]
-        if user_source == "includes"
-        else []
-    )
-
+    users = _included_users(envelope, observed_at) if user_source == "includes" else []
     next_token, result_count = _meta(envelope)
     return Page(
         tweets=tweets,

@@ -8,15 +8,8 @@ from datetime import datetime, timezone
 
 from singer_sdk import typing as th
 
-OAUTH1_SETTINGS = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-SECRET_SETTINGS = (
-    "bearer_token",
-    "consumer_secret",
-    "access_token",
-    "access_token_secret",
-    "oauth2_client_secret",
-    "oauth2_refresh_token",
-)
+from tap_twitter_metrics.credentials import credential_errors
+
 _POST_ID = re.compile(r"[0-9]{1,19}")
 _USERNAME = re.compile(r"@?[A-Za-z0-9_]{1,15}")
 _API_URL = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
@@ -120,6 +113,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="Seconds to wait for one API response.",
     ),
 ).to_dict()
+SECRET_SETTINGS = tuple(
+    name for name, prop in CONFIG_SCHEMA["properties"].items() if prop.get("secret")
+)
 
 
 def parse_datetime(value: str) -> datetime:
@@ -130,24 +126,47 @@ def parse_datetime(value: str) -> datetime:
 
 def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     """Every problem with the settings' values, each naming its setting."""
+    return [
+        *_id_errors(config),
+        *_date_errors(config),
+        *_range_errors(config),
+        *(
+            f"exclude: {value!r} is not one of {', '.join(EXCLUSIONS)}"
+            for value in config.get("exclude") or []
+            if value not in EXCLUSIONS
+        ),
+        *_api_url_errors(config),
+        *credential_errors(config),
+    ]
+
+
+def _id_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     errors: list[str] = []
     for setting, pattern, what in (
         ("user_ids", _POST_ID, "a numeric account id of 1 to 19 digits"),
         ("tweet_ids", _POST_ID, "a numeric post id of 1 to 19 digits"),
         ("usernames", _USERNAME, "a handle of 1 to 15 letters, digits or underscores"),
     ):
-        values = config.get(setting) or []
         errors.extend(
             f"{setting}: {value!r} is not {what}"
-            for value in values
+            for value in config.get(setting) or []
             if not isinstance(value, str) or not pattern.fullmatch(value)
         )
+    return errors
+
+
+def _date_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     start_date = config.get("start_date")
     if start_date:
         try:
             parse_datetime(str(start_date))
         except ValueError:
-            errors.append(f"start_date: {start_date!r} is not an ISO 8601 date or time")
+            return [f"start_date: {start_date!r} is not an ISO 8601 date or time"]
+    return []
+
+
+def _range_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    errors = []
     for setting, least in (
         ("lookback_days", 0),
         ("rate_limit_max_wait_seconds", 0),
@@ -158,48 +177,14 @@ def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         if isinstance(value, int) and value < least:
             what = "zero or more" if least == 0 else f"at least {least}"
             errors.append(f"{setting}: must be {what}, got {value}")
-    errors.extend(
-        f"exclude: {value!r} is not one of {', '.join(EXCLUSIONS)}"
-        for value in config.get("exclude") or []
-        if value not in EXCLUSIONS
-    )
+    return errors
+
+
+def _api_url_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     api_url = config.get("api_url")
     if isinstance(api_url, str) and not _API_URL.fullmatch(api_url):
-        errors.append(f"api_url: {api_url!r} is not an http:// or https:// base URL")
-    errors.extend(credential_errors(config))
-    return errors
-
-
-def credential_errors(config: t.Mapping[str, t.Any]) -> list[str]:
-    """Incomplete credential sets, or none at all; never a credential's value."""
-    errors = []
-    oauth1_given = [name for name in OAUTH1_SETTINGS if config.get(name)]
-    oauth1 = len(oauth1_given) == len(OAUTH1_SETTINGS)
-    if oauth1_given and not oauth1:
-        missing = ", ".join(name for name in OAUTH1_SETTINGS if name not in oauth1_given)
-        errors.append(f"OAuth 1.0a needs all four settings; missing: {missing}")
-    client_id = config.get("oauth2_client_id")
-    oauth2_tokens = config.get("oauth2_refresh_token") or config.get("oauth2_token_file")
-    oauth2_secrets = config.get("oauth2_refresh_token") or config.get("oauth2_client_secret")
-    # With complete OAuth 1.0a credentials the OAuth 2.0 settings are not used.
-    if not oauth1 and not client_id and oauth2_secrets:
-        errors.append(
-            "oauth2_client_id: missing; OAuth 2.0 needs the client id of the app with "
-            "oauth2_refresh_token (or an oauth2_token_file written by tap-twitter-metrics-auth)"
-        )
-    if not oauth1 and client_id and not oauth2_tokens:
-        errors.append(
-            "oauth2_refresh_token: missing; OAuth 2.0 needs it (or an oauth2_token_file "
-            "written by tap-twitter-metrics-auth) with oauth2_client_id"
-        )
-    oauth2 = client_id and oauth2_tokens
-    if not errors and not (oauth1 or oauth2 or config.get("bearer_token")):
-        errors.append(
-            "No credentials: set bearer_token (public metrics), the four OAuth 1.0a settings "
-            "(consumer_key, consumer_secret, access_token, access_token_secret) or "
-            "oauth2_client_id with oauth2_refresh_token / oauth2_token_file."
-        )
-    return errors
+        return [f"api_url: {api_url!r} is not an http:// or https:// base URL"]
+    return []
 
 
 def redact_secrets(messages: t.Iterable[str], config: t.Mapping[str, t.Any]) -> list[str]:

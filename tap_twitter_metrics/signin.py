@@ -28,7 +28,7 @@ from tap_twitter_metrics.oauth2 import (
 )
 
 if t.TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
 
 DEFAULT_API_URL = "https://api.x.com"
 X_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
@@ -179,33 +179,87 @@ def _sign_in(
     open_browser: bool,
     timeout: float,
 ) -> None:
+    approval = _authorize(
+        authorize_url,
+        client_id=client_id,
+        port=port,
+        scopes=scopes,
+        open_browser=open_browser,
+        timeout=timeout,
+    )
+    with requests.Session() as session:
+        payload = request_tokens(
+            session,
+            token_url_for(api_url),
+            approval.grant(),
+            client_id=client_id,
+            client_secret=client_secret,
+        )
+        tokens = _save_tokens(token_file, payload)
+        account = _signed_in_account(session, api_url, tokens)
+    _write(sys.stdout, _next_steps(token_file, account, confidential=client_secret is not None))
+
+
+class _Approval(t.NamedTuple):
+    """An approved sign-in: what the token endpoint needs to redeem the code."""
+
+    code: str
+    redirect_uri: str
+    code_verifier: str
+
+    def grant(self) -> dict[str, str]:
+        """Return the form of the authorization code grant."""
+        return {
+            "grant_type": "authorization_code",
+            "code": self.code,
+            "redirect_uri": self.redirect_uri,
+            "code_verifier": self.code_verifier,
+        }
+
+
+def _authorize(
+    authorize_url: str,
+    *,
+    client_id: str,
+    port: int,
+    scopes: str,
+    open_browser: bool,
+    timeout: float,
+) -> _Approval:
+    """Have the account holder approve access in a browser and catch the redirect."""
     pkce = WebApplicationClient(client_id)
     code_verifier = pkce.create_code_verifier(64)
     state = secrets.token_urlsafe(24)
     with _CallbackServer(port, state) as server:
         redirect_uri = f"http://127.0.0.1:{server.server_address[1]}{CALLBACK_PATH}"
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": client_id,
-                "redirect_uri": redirect_uri,
-                "scope": scopes,
-                "state": state,
-                "code_challenge": pkce.create_code_challenge(code_verifier, "S256"),
-                "code_challenge_method": "S256",
-            },
-            quote_via=quote,
-        )
-        url = f"{authorize_url}?{query}"
-        _write(
-            sys.stdout,
-            "Open this address in a browser, sign in with the X account whose metrics the tap "
-            f"should read, and approve access:\n\n  {url}\n\nWaiting for the redirect to "
-            f"{redirect_uri} ...",
-        )
-        if open_browser:
-            webbrowser.open(url)
+        query = {
+            "response_type": "code",
+            "client_id": client_id,
+            "redirect_uri": redirect_uri,
+            "scope": scopes,
+            "state": state,
+            "code_challenge": pkce.create_code_challenge(code_verifier, "S256"),
+            "code_challenge_method": "S256",
+        }
+        url = f"{authorize_url}?{urlencode(query, quote_via=quote)}"
+        _ask_for_approval(url, redirect_uri, open_browser=open_browser)
         params = _wait_for_callback(server, timeout)
+    return _Approval(_authorization_code(params, state), redirect_uri, code_verifier)
+
+
+def _ask_for_approval(url: str, redirect_uri: str, *, open_browser: bool) -> None:
+    _write(
+        sys.stdout,
+        "Open this address in a browser, sign in with the X account whose metrics the tap "
+        f"should read, and approve access:\n\n  {url}\n\nWaiting for the redirect to "
+        f"{redirect_uri} ...",
+    )
+    if open_browser:
+        webbrowser.open(url)
+
+
+def _authorization_code(params: Mapping[str, str], state: str) -> str:
+    """Return the code of a redirect that belongs to this sign-in and approves it."""
     if not secrets.compare_digest(params.get("state", ""), state):
         msg = "the redirect carried a different state than this sign-in; start again"
         raise OAuth2Error(msg)
@@ -213,29 +267,19 @@ def _sign_in(
     if not code:
         msg = f"the sign-in was not approved ({params.get('error', 'no authorization code')})"
         raise OAuth2Error(msg)
-    with requests.Session() as session:
-        payload = request_tokens(
-            session,
-            token_url_for(api_url),
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": redirect_uri,
-                "code_verifier": code_verifier,
-            },
-            client_id=client_id,
-            client_secret=client_secret,
+    return code
+
+
+def _save_tokens(token_file: Path, payload: Mapping[str, t.Any]) -> TokenSet:
+    with token_file_lock(token_file):
+        tokens = TokenSet.from_token_response(
+            payload,
+            previous=None,
+            config_refresh_token_sha256=_seed_of_previous_file(token_file),
+            received_at=time.time(),
         )
-        with token_file_lock(token_file):
-            tokens = TokenSet.from_token_response(
-                payload,
-                previous=None,
-                config_refresh_token_sha256=_seed_of_previous_file(token_file),
-                received_at=time.time(),
-            )
-            write_token_file(token_file, tokens)
-        account = _signed_in_account(session, api_url, tokens)
-    _write(sys.stdout, _next_steps(token_file, account, confidential=client_secret is not None))
+        write_token_file(token_file, tokens)
+    return tokens
 
 
 def _seed_of_previous_file(token_file: Path) -> str | None:

@@ -11,24 +11,15 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 
-from tap_twitter_metrics.schemas import STREAM_NAMES
+from tap_twitter_metrics.catalogue import CATALOGUE, STREAM_NAMES
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
 ALL_STREAMS = STREAM_NAMES
-PUBLIC_STREAMS = ("users", "tweets", "media", "tweet_public_metrics", "media_public_metrics")
-PRIMARY_KEYS = {
-    stream: (
-        "media_key"
-        if stream.startswith("media")
-        else "id"
-        if stream in {"users", "tweets"}
-        else "tweet_id"
-    )
-    for stream in ALL_STREAMS
-}
+PUBLIC_STREAMS = tuple(spec.name for spec in CATALOGUE if not spec.user_context)
+PRIMARY_KEYS = {spec.name: spec.key for spec in CATALOGUE}
 TAP = [sys.executable, "-m", "tap_twitter_metrics"]
 
 

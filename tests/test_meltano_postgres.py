@@ -159,7 +159,7 @@ def comparable_expected(stream: str, record: dict[str, t.Any]) -> dict[str, t.An
 
 def schema_types(stream: str) -> dict[str, str]:
     """Each column's JSON Schema kind: string, date-time, integer, boolean, array or object."""
-    schema = json.loads((REPO / "schemas" / f"{stream}.json").read_text())
+    schema = json.loads((REPO / "tap_twitter_metrics" / "schemas" / f"{stream}.json").read_text())
     kinds = {}
     for name, prop in schema["properties"].items():
         types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]

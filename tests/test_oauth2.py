@@ -19,8 +19,8 @@ import requests
 
 import tap_twitter_metrics
 from tap_twitter_metrics import oauth2
+from tap_twitter_metrics.credentials import BearerAuth
 from tap_twitter_metrics.oauth2 import (
-    OAuth2Auth,
     OAuth2Error,
     OAuth2TokenStore,
     TokenSet,
@@ -44,7 +44,8 @@ RUN = """
 import logging, os, sys, time
 from pathlib import Path
 import requests
-from tap_twitter_metrics.oauth2 import OAuth2Auth, OAuth2Error, OAuth2TokenStore, token_url_for
+from tap_twitter_metrics.credentials import BearerAuth
+from tap_twitter_metrics.oauth2 import OAuth2Error, OAuth2TokenStore, token_url_for
 
 logging.basicConfig(level=logging.DEBUG)
 api_url = os.environ["API_URL"]
@@ -56,16 +57,17 @@ store = OAuth2TokenStore(
     token_file=Path(os.environ["TOKEN_FILE"]),
     session=requests.Session(),
 )
+auth = BearerAuth(store.access_token)
 while time.time() < float(os.environ.get("START_AT", "0")):
     time.sleep(0.001)
 try:
     for cycle in range(int(os.environ.get("CYCLES", "1"))):
         if cycle:
             store.force_refresh()
-        response = requests.get(api_url + "/2/users/me", auth=OAuth2Auth(store), timeout=30)
+        response = requests.get(api_url + "/2/users/me", auth=auth, timeout=30)
         if response.status_code == 401:
             store.force_refresh()
-            response = requests.get(api_url + "/2/users/me", auth=OAuth2Auth(store), timeout=30)
+            response = requests.get(api_url + "/2/users/me", auth=auth, timeout=30)
         response.raise_for_status()
         print(response.json()["data"]["username"])
 except OAuth2Error as exc:
@@ -451,8 +453,8 @@ def test_auth_sends_the_current_access_token(
     sandbox, app = sandbox_and_app
     store = make_store(app, tmp_path / "tokens.json", app.initial_refresh_token)
 
-    response = requests.get(app.api_url + ME_PATH, auth=OAuth2Auth(store), timeout=30)
-    again = requests.get(app.api_url + ME_PATH, auth=OAuth2Auth(store), timeout=30)
+    response = requests.get(app.api_url + ME_PATH, auth=BearerAuth(store.access_token), timeout=30)
+    again = requests.get(app.api_url + ME_PATH, auth=BearerAuth(store.access_token), timeout=30)
 
     assert (response.status_code, again.status_code) == (200, 200)
     assert response.json()["data"]["id"] == MAIN_USER_ID

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tap_twitter_metrics.schemas import STREAM_NAMES
+from tap_twitter_metrics.catalogue import STREAM_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
@@ -17,7 +17,8 @@ UV = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("
 
 def schema_files() -> dict[str, object]:
     return {
-        name: json.loads((REPO / "schemas" / f"{name}.json").read_text()) for name in STREAM_NAMES
+        name: json.loads((REPO / "tap_twitter_metrics" / "schemas" / f"{name}.json").read_text())
+        for name in STREAM_NAMES
     }
 
 

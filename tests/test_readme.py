@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tap_twitter_metrics.schemas import STREAM_NAMES
+from tap_twitter_metrics.catalogue import STREAM_NAMES
 
 REPO = Path(__file__).resolve().parent.parent
 README = (REPO / "README.md").read_text()

@@ -15,10 +15,10 @@ from singer_sdk.helpers._typing import conform_record_data_types
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
+from tap_twitter_metrics.catalogue import load_schema
 from tap_twitter_metrics.harvest import Selection, observed_now
 from tap_twitter_metrics.records import parse_page, parse_users
-from tap_twitter_metrics.schemas import load_schema
-from tap_twitter_metrics.tap import RecordBufferingWriter
+from tap_twitter_metrics.writer import RecordBufferingWriter
 from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
 from tests.tapruns import ALL_STREAMS, PUBLIC_STREAMS, TAP, catalog
 

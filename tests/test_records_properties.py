@@ -11,6 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped,unused-ignore]
 
+from tap_twitter_metrics.catalogue import STREAM_NAMES, load_schema
 from tap_twitter_metrics.records import (
     MEDIA_METRIC_FAMILIES,
     METRIC_STREAMS,
@@ -20,7 +21,6 @@ from tap_twitter_metrics.records import (
     parse_page,
     parse_users,
 )
-from tap_twitter_metrics.schemas import STREAM_NAMES, load_schema
 
 OBSERVED = "2024-05-03T08:00:00.000Z"
 RFC3339 = re.compile(

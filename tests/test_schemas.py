@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
 
+from tap_twitter_metrics.catalogue import STREAM_NAMES, load_schema
 from tap_twitter_metrics.records import STREAM_COLUMNS
-from tap_twitter_metrics.schemas import STREAM_NAMES, load_schema
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "tap_twitter_metrics" / "schemas"
 
 TWEET_KEYS = ["tweet_id", "author_id", "created_at", "observed_at"]
 ENGAGEMENT = [

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 import tap_twitter_metrics
+from tap_twitter_metrics.credentials import BearerAuth
 from tap_twitter_metrics.oauth2 import (
-    OAuth2Auth,
     OAuth2TokenStore,
     read_token_file,
     sha256_hex,
@@ -131,11 +131,13 @@ def test_sign_in_writes_a_token_file_that_works(sandbox: Sandbox, tmp_path: Path
         token_file=token_file,
         session=requests.Session(),
     )
-    me = requests.get(f"{sandbox.url}/2/users/me", auth=OAuth2Auth(store), timeout=30)
+    me = requests.get(f"{sandbox.url}/2/users/me", auth=BearerAuth(store.access_token), timeout=30)
     assert me.status_code == 200
     assert me.json()["data"]["id"] == MAIN_USER_ID
     store.force_refresh()
-    again = requests.get(f"{sandbox.url}/2/users/me", auth=OAuth2Auth(store), timeout=30)
+    again = requests.get(
+        f"{sandbox.url}/2/users/me", auth=BearerAuth(store.access_token), timeout=30
+    )
     assert again.status_code == 200
     assert [r.status for r in sandbox.requests if r.path == TOKEN_PATH] == [200, 200]
 

@@ -258,44 +258,68 @@ class Sandbox:
 
     # --- admin endpoints ------------------------------------------------------------------
 
-    def _admin(  # noqa: PLR0911 -- one exit per admin route
-        self, method: str, path: str, params: dict[str, str], body: bytes
-    ) -> Reply | None:
-        try:
-            payload: Any = json.loads(body) if body.strip() else {}
-        except ValueError:
-            return json_reply(400, {"error": "body must be JSON"})
-        if not isinstance(payload, dict):
-            return json_reply(400, {"error": "body must be a JSON object"})
-        if path == "/_sandbox/requests" and method == "GET":
+    def _admin(self, method: str, path: str, params: dict[str, str], body: bytes) -> Reply | None:
+        payload = _json_object(body)
+        if isinstance(payload, Reply):
+            return payload
+        if method == "GET":
+            return self._admin_read(path, params)
+        if method == "DELETE":
+            return self._admin_clear(path)
+        if method == "POST":
+            return self._admin_post(path, payload)
+        return None
+
+    def _admin_read(self, path: str, params: dict[str, str]) -> Reply | None:
+        if path == "/_sandbox/requests":
             return json_reply(200, [logged_as_dict(r) for r in self.requests])
-        if path == "/_sandbox/requests" and method == "DELETE":
-            self.clear_requests()
-            return json_reply(200, {"cleared": True})
-        if path == "/_sandbox/world" and method == "GET":
+        if path == "/_sandbox/world":
             with self.app.lock:
                 summary = self.world.summary(full=params.get("full") in ("1", "true"))
             return json_reply(200, summary)
-        if path == "/_sandbox/advance" and method == "POST":
+        return None
+
+    def _admin_clear(self, path: str) -> Reply | None:
+        if path == "/_sandbox/requests":
+            self.clear_requests()
+        elif path == "/_sandbox/faults":
+            self.clear_faults()
+        else:
+            return None
+        return json_reply(200, {"cleared": True})
+
+    def _admin_post(self, path: str, payload: dict[str, Any]) -> Reply | None:
+        if path == "/_sandbox/advance":
             created = self.advance(
                 new_posts=int(payload.get("new_posts", 5)),
                 metric_growth=bool(payload.get("metric_growth", True)),
             )
             return json_reply(200, {"created": [p.id for p in created]})
-        if path == "/_sandbox/faults" and method == "POST":
-            try:
-                fault = self.add_fault(
-                    route=str(payload["route"]),
-                    kind=str(payload["kind"]),
-                    nth=int(payload.get("nth", 1)),
-                    times=int(payload.get("times", 1)),
-                    retry_after=int(payload.get("retry_after", 60)),
-                    delay=float(payload.get("delay", 5.0)),
-                )
-            except (KeyError, ValueError, TypeError) as exc:
-                return json_reply(400, {"error": str(exc)})
-            return json_reply(200, {"route": fault.route, "kind": fault.kind, "nth": fault.nth})
-        if path == "/_sandbox/faults" and method == "DELETE":
-            self.clear_faults()
-            return json_reply(200, {"cleared": True})
+        if path == "/_sandbox/faults":
+            return self._admin_add_fault(payload)
         return None
+
+    def _admin_add_fault(self, payload: dict[str, Any]) -> Reply:
+        try:
+            fault = self.add_fault(
+                route=str(payload["route"]),
+                kind=str(payload["kind"]),
+                nth=int(payload.get("nth", 1)),
+                times=int(payload.get("times", 1)),
+                retry_after=int(payload.get("retry_after", 60)),
+                delay=float(payload.get("delay", 5.0)),
+            )
+        except (KeyError, ValueError, TypeError) as exc:
+            return json_reply(400, {"error": str(exc)})
+        return json_reply(200, {"route": fault.route, "kind": fault.kind, "nth": fault.nth})
+
+
+def _json_object(body: bytes) -> dict[str, Any] | Reply:
+    """Parse an admin request body (empty means {}); a 400 reply unless it is a JSON object."""
+    try:
+        payload: Any = json.loads(body) if body.strip() else {}
+    except ValueError:
+        return json_reply(400, {"error": "body must be JSON"})
+    if not isinstance(payload, dict):
+        return json_reply(400, {"error": "body must be a JSON object"})
+    return payload

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from tap_twitter_metrics_sandbox.world import DAY_MS, Post, User, World, api_time, snowflake
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from tap_twitter_metrics_sandbox.auth import Caller
     from tap_twitter_metrics_sandbox.world import Media, Timeline
@@ -311,17 +311,39 @@ def check_known_params(
             )
 
 
-def _check_id(name: str, value: str, problems: list[dict[str, Any]]) -> bool:
-    if ID_RE.match(value):
+def _check_match(
+    name: str, value: str, pattern: re.Pattern[str], problems: list[dict[str, Any]]
+) -> bool:
+    if pattern.match(value):
         return True
     problems.append(
         _problem(
             name,
             [value],
-            f"The `{name}` query parameter value [{value}] does not match ^[0-9]{{1,19}}$",
+            f"The `{name}` query parameter value [{value}] does not match {pattern.pattern}",
         )
     )
     return False
+
+
+def _check_id(name: str, value: str, problems: list[dict[str, Any]]) -> bool:
+    return _check_match(name, value, ID_RE, problems)
+
+
+def _check_list_size(name: str, raw: str, problems: list[dict[str, Any]]) -> None:
+    """Append a problem unless the comma-separated list `raw` holds 1 to 100 values."""
+    count = len(raw.split(","))
+    if not raw:
+        problems.append(_problem(name, [raw], f"The `{name}` query parameter can not be empty"))
+    elif count > 100:
+        problems.append(
+            _problem(
+                name,
+                [raw],
+                f"The number of values in the `{name}` query parameter list [{count}]"
+                " is not between 1 and 100",
+            )
+        )
 
 
 def _parse_time(name: str, value: str, problems: list[dict[str, Any]]) -> int | None:
@@ -381,21 +403,22 @@ class Api:
         *,
         promoted_variant: str,
         retweet_key: str,
-        not_found_variant: str = "errors",
-        clock: Callable[[], float] = time.time,
+        not_found_variant: str,
     ) -> None:
         self.world = world
         self.promoted_variant = promoted_variant
         self.retweet_key = retweet_key
         self.not_found_variant = not_found_variant
-        self.clock = clock
 
     # --- rendering ------------------------------------------------------------------------
+
+    def _rename_leaf(self, name: str) -> str:
+        return self.retweet_key if name == "retweet_count" else name
 
     def _rename(self, metrics: dict[str, int]) -> dict[str, int]:
         if self.retweet_key == "retweet_count" or "retweet_count" not in metrics:
             return dict(metrics)
-        return {(self.retweet_key if k == "retweet_count" else k): v for k, v in metrics.items()}
+        return {self._rename_leaf(k): v for k, v in metrics.items()}
 
     def render_post(self, post: Post, fields: Fields, *, private_ok: bool) -> dict[str, Any]:
         """Project a post on the requested fields (defaults always present)."""
@@ -508,11 +531,11 @@ class Api:
     def _has_video(self, post: Post) -> bool:
         return any(self.world.media[k].has_metrics for k in post.media_keys)
 
-    def assemble(  # noqa: PLR0912 -- the drop rule, includes and the blank variant
+    def assemble(
         self, posts: list[Post], caller: Caller, fields: Fields, parameter: str
     ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]], bool]:
         """Build data, includes and field errors for posts; the flag means "answer blank"."""
-        now_ms = int(self.clock() * 1000)
+        now_ms = int(time.time() * 1000)
         private_tweet = fields.private_tweet()
         private_media = fields.private_media()
         errors: list[dict[str, Any]] = []
@@ -521,50 +544,74 @@ class Api:
             ok = self.may_see_private(caller, post, now_ms)
             needs = bool(private_tweet) or (bool(private_media) and self._has_video(post))
             if needs and not ok:
-                for fam in private_tweet:
-                    for leaf in TWEET_PRIVATE[fam]:
-                        name = self.retweet_key if leaf == "retweet_count" else leaf
-                        errors.append(field_error("tweet", parameter, post.id, f"{fam}.{name}"))
-                for key in post.media_keys:
-                    if not self.world.media[key].has_metrics:
-                        continue
-                    for fam in private_media:
-                        for leaf in MEDIA_PRIVATE[fam]:
-                            errors.append(field_error("media", "media_keys", key, f"{fam}.{leaf}"))
+                errors += self._field_errors(post, private_tweet, private_media, parameter)
                 continue
             kept.append((post, ok))
         if self.promoted_variant == "blank" and self._blank(kept, fields):
             return [], {}, [], True
         data = [self.render_post(p, fields, private_ok=ok) for p, ok in kept]
+        return data, self._includes([p for p, _ok in kept], fields), errors, False
+
+    def _field_errors(
+        self, post: Post, private_tweet: list[str], private_media: list[str], parameter: str
+    ) -> list[dict[str, Any]]:
+        """The errors that replace a post the caller may not see private fields of."""
+        errors = [
+            field_error("tweet", parameter, post.id, f"{fam}.{self._rename_leaf(leaf)}")
+            for fam in private_tweet
+            for leaf in TWEET_PRIVATE[fam]
+        ]
+        for key in post.media_keys:
+            if self.world.media[key].has_metrics:
+                errors += [
+                    field_error("media", "media_keys", key, f"{fam}.{leaf}")
+                    for fam in private_media
+                    for leaf in MEDIA_PRIVATE[fam]
+                ]
+        return errors
+
+    def _includes(self, posts: list[Post], fields: Fields) -> dict[str, Any]:
+        """The expanded media, users and referenced posts of the posts returned."""
         includes: dict[str, Any] = {}
-        if fields.media_expanded:
-            seen: dict[str, dict[str, Any]] = {}
-            for post, _ok in kept:
-                for key in post.media_keys:
-                    if key not in seen:
-                        seen[key] = self.render_media(self.world.media[key], fields)
-            if seen:
-                includes["media"] = list(seen.values())
+        media = self._included_media(posts, fields) if fields.media_expanded else []
+        if media:
+            includes["media"] = media
+        users = self._included_users(posts, fields)
+        if users:
+            includes["users"] = users
+        if "referenced_tweets.id" in fields.expansions:
+            tweets = self._included_tweets(posts, fields)
+            if tweets:
+                includes["tweets"] = tweets
+        return includes
+
+    def _included_media(self, posts: list[Post], fields: Fields) -> list[dict[str, Any]]:
+        seen: dict[str, dict[str, Any]] = {}
+        for post in posts:
+            for key in post.media_keys:
+                if key not in seen:
+                    seen[key] = self.render_media(self.world.media[key], fields)
+        return list(seen.values())
+
+    def _included_users(self, posts: list[Post], fields: Fields) -> list[dict[str, Any]]:
         user_ids: list[str] = []
-        for post, _ok in kept:
+        for post in posts:
             if "author_id" in fields.expansions and post.author_id not in user_ids:
                 user_ids.append(post.author_id)
             reply_to = post.in_reply_to_user_id
             if "in_reply_to_user_id" in fields.expansions and reply_to and reply_to not in user_ids:
                 user_ids.append(reply_to)
         users = [self.world.users[u] for u in user_ids if u in self.world.users]
-        if users:
-            includes["users"] = [self.render_user(u, fields) for u in users]
-        if "referenced_tweets.id" in fields.expansions:
-            refs: dict[str, dict[str, Any]] = {}
-            for post, _ok in kept:
-                for ref in post.referenced_tweets or []:
-                    target = self.world.post(ref["id"])
-                    if target is not None and target.id not in refs:
-                        refs[target.id] = self.render_post(target, fields, private_ok=False)
-            if refs:
-                includes["tweets"] = list(refs.values())
-        return data, includes, errors, False
+        return [self.render_user(u, fields) for u in users]
+
+    def _included_tweets(self, posts: list[Post], fields: Fields) -> list[dict[str, Any]]:
+        refs: dict[str, dict[str, Any]] = {}
+        for post in posts:
+            for ref in post.referenced_tweets or []:
+                target = self.world.post(ref["id"])
+                if target is not None and target.id not in refs:
+                    refs[target.id] = self.render_post(target, fields, private_ok=False)
+        return list(refs.values())
 
     def _blank(self, kept: list[tuple[Post, bool]], fields: Fields) -> bool:
         if "promoted_metrics" in fields.tweet and any(not p.promoted for p, _ in kept):
@@ -589,23 +636,11 @@ class Api:
         check_known_params(params, ("ids", *TWEET_PARAMS), problems)
         fields = parse_fields(params, problems)
         raw = params.get("ids", "")
+        _check_list_size("ids", raw, problems)
         ids: list[str] = []
-        if not raw:
-            problems.append(_problem("ids", [raw], "The `ids` query parameter can not be empty"))
-        else:
-            values = raw.split(",")
-            if len(values) > 100:
-                problems.append(
-                    _problem(
-                        "ids",
-                        [raw],
-                        f"The number of values in the `ids` query parameter list [{len(values)}]"
-                        " is not between 1 and 100",
-                    )
-                )
-            for value in values:
-                if _check_id("ids", value, problems) and value not in ids:
-                    ids.append(value)
+        for value in raw.split(",") if raw else []:
+            if _check_id("ids", value, problems) and value not in ids:
+                ids.append(value)
         if problems:
             raise InvalidRequestError(problems)
         resource_errors: list[dict[str, Any]] = []
@@ -649,14 +684,7 @@ class Api:
         data, includes, errors, blank = self.assemble([post], caller, fields, "id")
         if blank:
             return Result(200, {})
-        body: dict[str, Any] = {}
-        if data:
-            body["data"] = data[0]
-        if includes:
-            body["includes"] = includes
-        if errors:
-            body["errors"] = errors
-        return Result(200, body)
+        return Result(200, _envelope(_first(data), includes, errors))
 
     def users_me(self, params: dict[str, str], caller: Caller) -> Result:
         """GET /2/users/me."""
@@ -679,7 +707,7 @@ class Api:
             raise InvalidRequestError(problems)
         return Result(200, {"data": self.render_user(self.world.users[caller.user_id], fields)})
 
-    def _users(  # noqa: PLR0912 -- shared by four user routes
+    def _users(
         self, keys: list[str], parameter: str, params: dict[str, str], *, single: bool
     ) -> Result:
         problems: list[dict[str, Any]] = []
@@ -687,33 +715,19 @@ class Api:
         check_known_params(params, allowed, problems)
         fields = parse_fields(params, problems, expansions=USER_EXPANSIONS)
         if not single:
-            if not keys or keys == [""]:
-                problems.append(
-                    _problem(parameter, [""], f"The `{parameter}` query parameter can not be empty")
-                )
-            elif len(keys) > 100:
-                problems.append(
-                    _problem(
-                        parameter,
-                        [",".join(keys)],
-                        f"The number of values in the `{parameter}` query parameter list"
-                        f" [{len(keys)}] is not between 1 and 100",
-                    )
-                )
+            _check_list_size(parameter, ",".join(keys), problems)
+        pattern = ID_RE if parameter.startswith("id") else USERNAME_RE
         for key in keys:
-            if parameter.startswith("id"):
-                _check_id(parameter, key, problems)
-            elif not USERNAME_RE.match(key):
-                problems.append(
-                    _problem(
-                        parameter,
-                        [key],
-                        f"The `{parameter}` query parameter value [{key}] does not match"
-                        " ^[A-Za-z0-9_]{1,15}$",
-                    )
-                )
+            _check_match(parameter, key, pattern, problems)
         if problems:
             raise InvalidRequestError(problems)
+        data, errors = self._find_users(keys, parameter, fields)
+        return Result(200, _envelope(_first(data) if single else data, {}, errors))
+
+    def _find_users(
+        self, keys: list[str], parameter: str, fields: Fields
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Render the users `keys` name (each once, case-insensitively); errors for unknown ones."""
         data: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
         seen: set[str] = set()
@@ -730,12 +744,7 @@ class Api:
                 errors.append(not_found("user", parameter, key))
             else:
                 data.append(self.render_user(user, fields))
-        body: dict[str, Any] = {}
-        if data:
-            body["data"] = data[0] if single else data
-        if errors:
-            body["errors"] = errors
-        return Result(200, body)
+        return data, errors
 
     def user_by_username(self, username: str, params: dict[str, str]) -> Result:
         """GET /2/users/by/username/:username."""
@@ -763,7 +772,7 @@ class Api:
             return Result(200, {"errors": [not_found("user", "id", user_id)]})
         if user.protected and caller.user_id != user.id:
             return Result(200, {"errors": [not_authorized("user", "id", user_id)]})
-        now_ms = int(self.clock() * 1000)
+        now_ms = int(time.time() * 1000)
         private = bool(query.fields.private_tweet() or query.fields.private_media())
         page, more = _scan(self.world.timelines[user_id], query, now_ms, private=private)
         data, includes, errors, blank = self.assemble(page, caller, query.fields, "ids")
@@ -811,18 +820,36 @@ def parse_timeline_query(user_id: str, params: dict[str, str]) -> TimelineQuery:
     check_known_params(params, TIMELINE_PARAMS, problems)
     query = TimelineQuery(fields=parse_fields(params, problems))
     _check_id("id", user_id, problems)
+    query.max_results = _parse_max_results(params, problems)
+    query.exclude = tuple(_split_list(params, "exclude", ("replies", "retweets"), problems))
+    _parse_window(query, params, problems)
+    if "pagination_token" in params:
+        cursor = _parse_cursor(user_id, params["pagination_token"], problems)
+        if cursor is not None:
+            query.direction, query.cursor = cursor
+    if problems:
+        raise InvalidRequestError(problems)
+    return query
+
+
+def _parse_max_results(params: dict[str, str], problems: list[dict[str, Any]]) -> int:
     raw = params.get("max_results", "10")
     if raw.isdigit() and 5 <= int(raw) <= 100:
-        query.max_results = int(raw)
-    else:
-        problems.append(
-            _problem(
-                "max_results",
-                [raw],
-                f"The `max_results` query parameter value [{raw}] is not between 5 and 100",
-            )
+        return int(raw)
+    problems.append(
+        _problem(
+            "max_results",
+            [raw],
+            f"The `max_results` query parameter value [{raw}] is not between 5 and 100",
         )
-    query.exclude = tuple(_split_list(params, "exclude", ("replies", "retweets"), problems))
+    )
+    return 10
+
+
+def _parse_window(
+    query: TimelineQuery, params: dict[str, str], problems: list[dict[str, Any]]
+) -> None:
+    """Set the id and time bounds of a timeline query."""
     if "since_id" in params and _check_id("since_id", params["since_id"], problems):
         query.since_id = int(params["since_id"])
     if "until_id" in params and _check_id("until_id", params["until_id"], problems):
@@ -840,22 +867,23 @@ def parse_timeline_query(user_id: str, params: dict[str, str]) -> TimelineQuery:
                 f" 'end_time':'{params['end_time']}'",
             )
         )
-    if "pagination_token" in params:
-        token = _decode_token(params["pagination_token"])
-        if token is None or token[0] not in ("n", "p") or token[1] != user_id:
-            problems.append(
-                _problem(
-                    "pagination_token",
-                    [params["pagination_token"]],
-                    f"The `pagination_token` query parameter value"
-                    f" [{params['pagination_token']}] is not valid",
-                )
+
+
+def _parse_cursor(
+    user_id: str, token: str, problems: list[dict[str, Any]]
+) -> tuple[str, int] | None:
+    """Return (direction, cursor) of a pagination token issued for this user's timeline."""
+    decoded = _decode_token(token)
+    if decoded is None or decoded[0] not in ("n", "p") or decoded[1] != user_id:
+        problems.append(
+            _problem(
+                "pagination_token",
+                [token],
+                f"The `pagination_token` query parameter value [{token}] is not valid",
             )
-        else:
-            query.direction, query.cursor = token[0], token[2]
-    if problems:
-        raise InvalidRequestError(problems)
-    return query
+        )
+        return None
+    return decoded[0], decoded[2]
 
 
 def _bounds(query: TimelineQuery, now_ms: int, *, private: bool) -> tuple[int | None, int | None]:
@@ -901,8 +929,14 @@ def _scan(
     return (page if query.direction == "n" else page[::-1]), False
 
 
+def _first(data: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return data[0] if data else None
+
+
 def _envelope(
-    data: list[dict[str, Any]], includes: dict[str, Any], errors: list[dict[str, Any]]
+    data: list[dict[str, Any]] | dict[str, Any] | None,
+    includes: dict[str, Any],
+    errors: list[dict[str, Any]],
 ) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if data:

@@ -9,7 +9,7 @@ import hmac
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -155,13 +155,11 @@ class _AccessToken:
 class _RefreshToken:
     user_id: str
     scopes: tuple[str, ...]
-    client_id: str
 
 
 @dataclass
 class _AuthCode:
     user_id: str
-    client_id: str
     redirect_uri: str
     challenge: str
     method: str
@@ -175,17 +173,27 @@ class TokenResponse:
 
     status: int
     body: dict[str, Any]
-    headers: dict[str, str] = field(default_factory=dict)
 
 
-def _invalid_token() -> TokenResponse:
+def _invalid_request(description: str) -> TokenResponse:
+    return TokenResponse(400, {"error": "invalid_request", "error_description": description})
+
+
+def _unauthorized_client() -> TokenResponse:
     return TokenResponse(
-        400,
-        {
-            "error": "invalid_request",
-            "error_description": "Value passed for the token was invalid.",
-        },
+        401,
+        {"error": "unauthorized_client", "error_description": "Missing valid authorization header"},
     )
+
+
+def _verifier_matches(verifier: str, code: _AuthCode) -> bool:
+    """Whether a PKCE code verifier answers the challenge the code was issued for."""
+    if code.method == "S256":
+        digest = hashlib.sha256(verifier.encode()).digest()
+        expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    else:
+        expected = verifier
+    return bool(verifier) and hmac.compare_digest(expected, code.challenge)
 
 
 class Authenticator:
@@ -204,12 +212,9 @@ class Authenticator:
         self._endpoint = ResourceEndpoint(_Validator(self._oauth1_tokens))
         self._access: dict[str, _AccessToken] = {}
         self._refresh: dict[str, _RefreshToken] = {
-            CREDENTIALS["oauth2_refresh_token"]: _RefreshToken(
-                MAIN_USER_ID, DEFAULT_SCOPES, CREDENTIALS["oauth2_client_id"]
-            )
+            CREDENTIALS["oauth2_refresh_token"]: _RefreshToken(MAIN_USER_ID, DEFAULT_SCOPES)
         }
         self._codes: dict[str, _AuthCode] = {}
-        self.refresh_count = 0
 
     # --- API requests ---------------------------------------------------------------------
 
@@ -248,50 +253,38 @@ class Authenticator:
 
     # --- OAuth 2.0 ------------------------------------------------------------------------
 
-    def issue_refresh_token(self, user_id: str, scopes: tuple[str, ...] = DEFAULT_SCOPES) -> str:
+    def issue_refresh_token(self, user_id: str) -> str:
         """Mint a fresh refresh token for a user (a new sign-in)."""
         token = "sandbox-refresh-" + secrets.token_urlsafe(24)
         with self._lock:
-            self._refresh[token] = _RefreshToken(user_id, scopes, CREDENTIALS["oauth2_client_id"])
+            self._refresh[token] = _RefreshToken(user_id, DEFAULT_SCOPES)
         return token
 
-    def _client(self, form: dict[str, str], headers: dict[str, str]) -> str | TokenResponse:
+    def _client_error(self, form: dict[str, str], headers: dict[str, str]) -> TokenResponse | None:
+        """Check the client (Basic credentials, else a public client_id); None when it is ours."""
         basic = ""
         for name, value in headers.items():
             if name.lower() == "authorization":
                 basic = value
-        client_id = form.get("client_id", "")
-        if basic:
-            scheme, _, encoded = basic.partition(" ")
-            try:
-                decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                decoded = ""
-            cid, _, secret = decoded.partition(":")
-            if (
-                scheme.lower() != "basic"
-                or cid != CREDENTIALS["oauth2_client_id"]
-                or not hmac.compare_digest(secret, CREDENTIALS["oauth2_client_secret"])
-            ):
-                return TokenResponse(
-                    401,
-                    {
-                        "error": "unauthorized_client",
-                        "error_description": "Missing valid authorization header",
-                    },
-                )
-            return cid
-        if client_id != CREDENTIALS["oauth2_client_id"]:
-            return TokenResponse(
-                401,
-                {
-                    "error": "unauthorized_client",
-                    "error_description": "Missing valid authorization header",
-                },
-            )
-        return client_id
+        if not basic:
+            if form.get("client_id", "") != CREDENTIALS["oauth2_client_id"]:
+                return _unauthorized_client()
+            return None
+        scheme, _, encoded = basic.partition(" ")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        cid, _, secret = decoded.partition(":")
+        if (
+            scheme.lower() != "basic"
+            or cid != CREDENTIALS["oauth2_client_id"]
+            or not hmac.compare_digest(secret, CREDENTIALS["oauth2_client_secret"])
+        ):
+            return _unauthorized_client()
+        return None
 
-    def _grant(self, user_id: str, scopes: tuple[str, ...], client_id: str) -> dict[str, Any]:
+    def _grant(self, user_id: str, scopes: tuple[str, ...]) -> TokenResponse:
         access = secrets.token_urlsafe(32)
         self._access[access] = _AccessToken(user_id, time.time() + self.access_ttl, scopes)
         body: dict[str, Any] = {
@@ -302,64 +295,21 @@ class Authenticator:
         }
         if "offline.access" in scopes:
             refresh = "sandbox-refresh-" + secrets.token_urlsafe(24)
-            self._refresh[refresh] = _RefreshToken(user_id, scopes, client_id)
+            self._refresh[refresh] = _RefreshToken(user_id, scopes)
             body["refresh_token"] = refresh
-        return body
+        return TokenResponse(200, body)
 
-    def token(  # noqa: PLR0911 -- one exit per grant outcome
-        self, form: dict[str, str], headers: dict[str, str]
-    ) -> TokenResponse:
+    def token(self, form: dict[str, str], headers: dict[str, str]) -> TokenResponse:
         """Serve POST /2/oauth2/token (refresh_token and authorization_code grants)."""
-        client = self._client(form, headers)
-        if isinstance(client, TokenResponse):
-            return client
+        error = self._client_error(form, headers)
+        if error is not None:
+            return error
         grant = form.get("grant_type", "")
         with self._lock:
             if grant == "refresh_token":
-                token = form.get("refresh_token", "")
-                entry = self._refresh.pop(token, None)
-                if entry is None or entry.client_id != client:
-                    if entry is not None:
-                        self._refresh[token] = entry
-                    return _invalid_token()
-                self.refresh_count += 1
-                return TokenResponse(200, self._grant(entry.user_id, entry.scopes, client))
+                return self._refresh_grant(form)
             if grant == "authorization_code":
-                code = self._codes.pop(form.get("code", ""), None)
-                if code is None or code.expires_at < time.time() or code.client_id != client:
-                    return TokenResponse(
-                        400,
-                        {
-                            "error": "invalid_request",
-                            "error_description": "Value passed for the authorization code was"
-                            " invalid.",
-                        },
-                    )
-                if form.get("redirect_uri", "") != code.redirect_uri:
-                    return TokenResponse(
-                        400,
-                        {
-                            "error": "invalid_request",
-                            "error_description": "Value passed for the redirect uri did not"
-                            " match the uri of the authorization code.",
-                        },
-                    )
-                verifier = form.get("code_verifier", "")
-                if code.method == "S256":
-                    digest = hashlib.sha256(verifier.encode()).digest()
-                    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-                else:
-                    expected = verifier
-                if not verifier or not hmac.compare_digest(expected, code.challenge):
-                    return TokenResponse(
-                        400,
-                        {
-                            "error": "invalid_request",
-                            "error_description": "Value passed for the code verifier did not"
-                            " match the code challenge.",
-                        },
-                    )
-                return TokenResponse(200, self._grant(code.user_id, code.scopes, client))
+                return self._code_grant(form)
         return TokenResponse(
             400,
             {
@@ -368,11 +318,32 @@ class Authenticator:
             },
         )
 
+    def _refresh_grant(self, form: dict[str, str]) -> TokenResponse:
+        # Refresh tokens rotate: each one is good for a single exchange.
+        entry = self._refresh.pop(form.get("refresh_token", ""), None)
+        if entry is None:
+            return _invalid_request("Value passed for the token was invalid.")
+        return self._grant(entry.user_id, entry.scopes)
+
+    def _code_grant(self, form: dict[str, str]) -> TokenResponse:
+        code = self._codes.pop(form.get("code", ""), None)
+        if code is None or code.expires_at < time.time():
+            return _invalid_request("Value passed for the authorization code was invalid.")
+        if form.get("redirect_uri", "") != code.redirect_uri:
+            return _invalid_request(
+                "Value passed for the redirect uri did not match the uri of the authorization code."
+            )
+        if not _verifier_matches(form.get("code_verifier", ""), code):
+            return _invalid_request(
+                "Value passed for the code verifier did not match the code challenge."
+            )
+        return self._grant(code.user_id, code.scopes)
+
     def revoke(self, form: dict[str, str], headers: dict[str, str]) -> TokenResponse:
         """Serve POST /2/oauth2/revoke."""
-        client = self._client(form, headers)
-        if isinstance(client, TokenResponse):
-            return client
+        error = self._client_error(form, headers)
+        if error is not None:
+            return error
         token = form.get("token", "")
         with self._lock:
             self._access.pop(token, None)
@@ -406,7 +377,6 @@ class Authenticator:
         with self._lock:
             self._codes[code] = _AuthCode(
                 user_id=user_id,
-                client_id=CREDENTIALS["oauth2_client_id"],
                 redirect_uri=redirect_uri,
                 challenge=challenge,
                 method=method,

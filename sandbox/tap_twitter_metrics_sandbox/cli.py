@@ -49,10 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sandbox: print its URL on stdout, credentials on stderr, serve until stopped."""
-    args = build_parser().parse_args(argv)
-    options = SandboxOptions(
+def _options(args: argparse.Namespace) -> SandboxOptions:
+    """Return the sandbox options given on the command line."""
+    return SandboxOptions(
         seed=args.seed,
         posts=args.posts,
         partner_posts=args.partner_posts,
@@ -65,11 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         oauth2_access_ttl=args.oauth2_access_ttl,
         not_found_variant=args.not_found_variant,
     )
-    try:
-        sandbox = Sandbox(options, port=args.port).start()
-    except (OSError, ValueError) as exc:
-        sys.stderr.write(f"tap-twitter-metrics-sandbox: {exc}\n")
-        return 2
+
+
+def _stop_event() -> threading.Event:
+    """Return an event SIGTERM and SIGINT set."""
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -77,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    return stop
+
+
+def _announce(sandbox: Sandbox) -> None:
+    """Print the URL on stdout, the account ids and credentials on stderr."""
     sys.stdout.write(sandbox.url + "\n")
     sys.stdout.flush()
     info = {
@@ -86,6 +89,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     sys.stderr.write(json.dumps(info, indent=2) + "\n")
     sys.stderr.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the sandbox: print its URL on stdout, credentials on stderr, serve until stopped."""
+    args = build_parser().parse_args(argv)
+    try:
+        sandbox = Sandbox(_options(args), port=args.port).start()
+    except (OSError, ValueError) as exc:
+        sys.stderr.write(f"tap-twitter-metrics-sandbox: {exc}\n")
+        return 2
+    # Handlers go in before the URL is printed: whoever reads it may signal at once.
+    stop = _stop_event()
+    _announce(sandbox)
     try:
         while not stop.wait(0.5):
             pass

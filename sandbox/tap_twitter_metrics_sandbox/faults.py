@@ -51,7 +51,6 @@ class Fault:
     retry_after: int = 60
     delay: float = 5.0
     seen: int = 0
-    fired: int = 0
 
     def matches(self, route: str) -> bool:
         """Whether the fault applies to requests on `route`."""
@@ -94,7 +93,6 @@ class FaultTable:
                     fault.times < 1 or fault.seen < fault.nth + fault.times
                 )
                 if in_range and firing is None:
-                    fault.fired += 1
                     firing = fault
         return firing
 
@@ -148,8 +146,3 @@ class RateLimiter:
             "x-rate-limit-remaining": str(remaining),
             "x-rate-limit-reset": str(reset),
         }
-
-    def reset(self) -> None:
-        """Forget every window."""
-        with self._lock:
-            self._windows.clear()

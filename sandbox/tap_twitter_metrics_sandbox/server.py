@@ -42,6 +42,13 @@ _ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
 )
 _NO_RATE_LIMIT = frozenset({"/2/oauth2/token", "/2/oauth2/revoke", "/i/oauth2/authorize"})
 
+PAGE_NOT_FOUND = {
+    "title": "Not Found Error",
+    "type": "about:blank",
+    "status": 404,
+    "detail": "Sorry, that page does not exist",
+}
+METHOD_NOT_ALLOWED = {"title": "Method Not Allowed", "type": "about:blank", "status": 405}
 UNAUTHORIZED = {
     "title": "Unauthorized",
     "type": "about:blank",
@@ -72,6 +79,18 @@ CLIENT_FORBIDDEN = {
     "reason": "client-not-enrolled",
     "type": "https://api.twitter.com/2/problems/client-forbidden",
 }
+
+
+def _duplicate_problems(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One problem per query parameter given more than once (oauth_ parameters aside)."""
+    names = [k for k, _ in pairs if not k.startswith("oauth_")]
+    return [
+        {
+            "parameters": {n: [v for k, v in pairs if k == n]},
+            "message": f"Duplicate parameters are not allowed: the `{n}` query parameter",
+        }
+        for n in sorted({n for n in names if names.count(n) > 1})
+    ]
 
 
 def route_of(path: str) -> tuple[str, dict[str, str]] | None:
@@ -187,7 +206,7 @@ class SandboxApp:
             time.sleep(self.latency_ms / 1000)
         return reply
 
-    def _handle(  # noqa: PLR0911 -- one exit per outcome
+    def _handle(
         self,
         req: Incoming,
         pairs: list[tuple[str, str]],
@@ -196,31 +215,32 @@ class SandboxApp:
         entry: LoggedRequest,
     ) -> Reply:
         if matched is None:
-            return json_reply(
-                404,
-                {
-                    "title": "Not Found Error",
-                    "type": "about:blank",
-                    "status": 404,
-                    "detail": "Sorry, that page does not exist",
-                },
-            )
+            return json_reply(404, PAGE_NOT_FOUND)
         route, path_params = matched
         expected = "POST" if route.startswith("/2/oauth2/") else "GET"
         if req.method != expected:
-            return json_reply(
-                405,
-                {"title": "Method Not Allowed", "type": "about:blank", "status": 405},
-            )
+            return json_reply(405, METHOD_NOT_ALLOWED)
         fault = self.faults.next_for(route)
         if fault is not None:
             entry.fault = fault.kind
-            if fault.kind == "timeout":
-                time.sleep(fault.delay)
-            else:
+            if fault.kind != "timeout":
                 return self._fault_reply(fault, route)
+            time.sleep(fault.delay)
         if route in _NO_RATE_LIMIT:
             return self._oauth(route, req, pairs)
+        return self._api(req, route, path_params, pairs=pairs, params=params, entry=entry)
+
+    def _api(
+        self,
+        req: Incoming,
+        route: str,
+        path_params: dict[str, str],
+        *,
+        pairs: list[tuple[str, str]],
+        params: dict[str, str],
+        entry: LoggedRequest,
+    ) -> Reply:
+        """Authenticate, rate-limit and answer a request on an API route."""
         url = f"http://{req.host}{req.target}"
         caller = self.auth.authenticate(req.method, url, req.headers, req.body)
         if caller is None:
@@ -231,16 +251,8 @@ class SandboxApp:
         allowed, headers = self.limiter.hit(route, caller.identity, caller.user_context)
         if not allowed:
             return json_reply(429, TOO_MANY, headers)
-        names = [k for k, _ in pairs if not k.startswith("oauth_")]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            problems = [
-                {
-                    "parameters": {n: [v for k, v in pairs if k == n]},
-                    "message": f"Duplicate parameters are not allowed: the `{n}` query parameter",
-                }
-                for n in dupes
-            ]
+        problems = _duplicate_problems(pairs)
+        if problems:
             return json_reply(400, invalid_request_body(problems), headers)
         try:
             with self.lock:
@@ -313,7 +325,7 @@ class SandboxApp:
             answer = self.auth.revoke(form, req.headers)
         else:
             answer = self.auth.token(form, req.headers)
-        return json_reply(answer.status, answer.body, answer.headers)
+        return json_reply(answer.status, answer.body)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -7,7 +7,10 @@ import gc
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 TWITTER_EPOCH_MS = 1288834974657
 DAY_MS = 86_400_000
@@ -41,17 +44,10 @@ TOPICS = (
 
 _EMPTY: dict[str, int] = {}
 
-PRIVATE_TWEET_FAMILIES = ("non_public_metrics", "organic_metrics", "promoted_metrics")
-
 
 def snowflake(ms: int, seq: int) -> int:
     """Return the post id X would mint at epoch milliseconds `ms` with sequence bits `seq`."""
     return ((ms - TWITTER_EPOCH_MS) << 22) | (seq & 0x3FFFFF)
-
-
-def snowflake_ms(post_id: int) -> int:
-    """Return the epoch milliseconds encoded in a snowflake id."""
-    return (post_id >> 22) + TWITTER_EPOCH_MS
 
 
 def api_time(ms: int) -> str:
@@ -178,10 +174,6 @@ class Timeline:
         """Index of the first post whose id is <= `bound`."""
         return bisect.bisect_left(self.neg_ids, -bound)
 
-    def index_of(self, post_id: int) -> int:
-        """Index of the first post whose id is <= `post_id` (the post itself when present)."""
-        return self.first_index_at_or_below(post_id)
-
 
 class _Ids:
     """Hands out unique snowflakes."""
@@ -288,7 +280,7 @@ def _video_family(rng: random.Random, scale: float) -> dict[str, int]:
 
 def derive_media(media: Media) -> None:
     """Recompute a video's public and non-public families from organic and promoted parts."""
-    if not media.has_metrics or media.organic_metrics is None:
+    if media.organic_metrics is None:
         return
     org = media.organic_metrics
     pro = media.promoted_metrics or {}
@@ -299,8 +291,181 @@ def derive_media(media: Media) -> None:
     }
 
 
+def _whole_second(ms: int) -> int:
+    return ms - ms % 1000
+
+
+def _with_link(text: str, pid: str, path: str) -> tuple[str, dict[str, Any]]:
+    """Append a post's t.co link to `text`; return the new text and the link's url entity."""
+    short = f"https://t.co/{pid[-10:]}"
+    start = len(text) + 1
+    entity = {
+        "start": start,
+        "end": start + len(short),
+        "url": short,
+        "expanded_url": f"https://example.com/{path}",
+        "display_url": f"example.com/{path}",
+    }
+    return f"{text} {short}", entity
+
+
+def _lean_family(rnd: Callable[[], float], has_link: bool) -> dict[str, int]:
+    """An organic family for the lookup-only posts: one bare draw per figure."""
+    impressions = 50 + int(4000 * rnd())
+    fam = {
+        "impression_count": impressions,
+        "like_count": int(impressions * 0.04 * rnd()),
+        "reply_count": int(impressions * 0.006 * rnd()),
+        "retweet_count": int(impressions * 0.01 * rnd()),
+        "user_profile_clicks": int(impressions * 0.01 * rnd()),
+    }
+    if has_link:
+        fam["url_link_clicks"] = int(impressions * 0.03 * rnd())
+    return fam
+
+
+def _photo(rng: random.Random, mid: int) -> Media:
+    return Media(
+        media_key=f"3_{mid}",
+        type="photo",
+        width=rng.choice((1200, 1600, 2048)),
+        height=rng.choice((675, 900, 1152)),
+        url=f"https://pbs.twimg.com/media/S{mid:x}.jpg",
+        alt_text=rng.choice((None, "A product photo", "Team at the booth")),
+    )
+
+
+def _animated_gif(mid: int) -> Media:
+    return Media(
+        media_key=f"16_{mid}",
+        type="animated_gif",
+        width=498,
+        height=280,
+        preview_image_url=f"https://pbs.twimg.com/tweet_video_thumb/G{mid:x}.jpg",
+        variants=[
+            {
+                "bit_rate": 0,
+                "content_type": "video/mp4",
+                "url": f"https://video.twimg.com/tweet_video/G{mid:x}.mp4",
+            }
+        ],
+    )
+
+
+def _video(rng: random.Random, mid: int, *, promoted: bool) -> Media:
+    media = Media(
+        media_key=f"13_{mid}",
+        type="video",
+        width=1280,
+        height=720,
+        preview_image_url=f"https://pbs.twimg.com/ext_tw_video_thumb/{mid}/pu/img/v.jpg",
+        duration_ms=rng.randint(5_000, 140_000),
+        variants=_video_variants(mid),
+        organic_metrics=_video_family(rng, 1.0),
+        promoted_metrics=_video_family(rng, 2.0) if promoted else None,
+    )
+    derive_media(media)
+    return media
+
+
+def _video_variants(mid: int) -> list[dict[str, Any]]:
+    base = f"https://video.twimg.com/ext_tw_video/{mid}/pu/vid"
+    return [
+        {
+            "content_type": "application/x-mpegURL",
+            "url": f"https://video.twimg.com/ext_tw_video/{mid}/pu/pl/v.m3u8",
+        },
+        {"bit_rate": 256000, "content_type": "video/mp4", "url": f"{base}/480x270/v.mp4"},
+        {"bit_rate": 832000, "content_type": "video/mp4", "url": f"{base}/640x360/v.mp4"},
+        {"bit_rate": 2176000, "content_type": "video/mp4", "url": f"{base}/1280x720/v.mp4"},
+    ]
+
+
+@dataclass(slots=True)
+class _PostSpec:
+    """The shape of a post to generate: kind, the post it points at, media, link, promotion."""
+
+    kind: str = "original"
+    target: Post | None = None
+    media_kind: str | None = None
+    link: bool = False
+    promoted: bool = False
+    shared_media: Media | None = None
+
+
+def _references(pid: str, spec: _PostSpec) -> tuple[list[dict[str, str]] | None, str | None, str]:
+    """Return a post's referenced_tweets, in_reply_to_user_id and conversation_id."""
+    target = spec.target
+    if spec.kind == "reply" and target is not None:
+        return [{"type": "replied_to", "id": target.id}], target.author_id, target.conversation_id
+    if spec.kind == "quote" and target is not None:
+        return [{"type": "quoted", "id": target.id}], None, pid
+    return None, None, pid
+
+
+# Features every age group of an account shows at least once ("self": a reply to itself).
+_RECENT_PLAN = ("video", "photo", "gif", "retweet", "reply", "link", "plain", "promoted", "self")
+_OLD_PLAN = ("video", "photo", "gif", "retweet", "reply", "link", "plain")
+
+
+def _force_features(
+    rng: random.Random, recent_idx: list[int], old_idx: list[int]
+) -> dict[int, str]:
+    """Assign each planned feature to a random post of its age group: index -> plan item."""
+    forced: dict[int, str] = {}
+    for group, plan in ((recent_idx, _RECENT_PLAN), (old_idx, _OLD_PLAN)):
+        picks = rng.sample(group, min(len(group), len(plan)))
+        forced.update(zip(picks, plan, strict=False))
+    return forced
+
+
+def _shared_slots(
+    rng: random.Random, recent_idx: list[int], old_idx: list[int], forced: dict[int, str]
+) -> set[int]:
+    """Pick the posts carrying the shared video: two recent and one old, none forced."""
+    pool_r = [i for i in recent_idx if i not in forced]
+    pool_o = [i for i in old_idx if i not in forced]
+    return set(rng.sample(pool_r, min(2, len(pool_r))) + rng.sample(pool_o, min(1, len(pool_o))))
+
+
+def _post_kind(roll: float, plan_item: str | None, *, shared: bool) -> str:
+    if plan_item in ("retweet", "reply", "self"):
+        return "reply" if plan_item == "self" else plan_item
+    if plan_item is not None or shared:
+        return "original"
+    if roll < 0.10:
+        return "retweet"
+    if roll < 0.25:
+        return "reply"
+    if roll < 0.30:
+        return "quote"
+    return "original"
+
+
+def _post_extras(
+    rng: random.Random, plan_item: str | None, *, recent: bool
+) -> tuple[str | None, bool, bool]:
+    """Return (media kind, link, promoted) of a post that is not a retweet."""
+    mroll = rng.random()
+    media_kind = {"video": "video", "photo": "photo", "gif": "animated_gif"}.get(plan_item or "")
+    if plan_item is None:
+        if mroll < 0.22:
+            media_kind = "photo"
+        elif mroll < 0.32:
+            media_kind = "video"
+        elif mroll < 0.36:
+            media_kind = "animated_gif"
+    link = plan_item == "link" or (plan_item is None and rng.random() < 0.3)
+    promoted = recent and (plan_item == "promoted" or (plan_item is None and rng.random() < 0.2))
+    return media_kind, link, promoted
+
+
 class World:
-    """Every account, post and media object the sandbox serves."""
+    """Every account, post and media object the sandbox serves.
+
+    Each part of the world draws from its own seeded stream, in a fixed order: reordering the
+    draws, even within one post, changes the world every seed gives.
+    """
 
     def __init__(
         self,
@@ -399,154 +564,29 @@ class World:
     def _new_media(self, rng: random.Random, kind: str, ms: int, promoted: bool) -> Media:
         mid = self._ids.make(ms - rng.randint(5_000, 600_000))
         if kind == "photo":
-            media = Media(
-                media_key=f"3_{mid}",
-                type="photo",
-                width=rng.choice((1200, 1600, 2048)),
-                height=rng.choice((675, 900, 1152)),
-                url=f"https://pbs.twimg.com/media/S{mid:x}.jpg",
-                alt_text=rng.choice((None, "A product photo", "Team at the booth")),
-            )
+            media = _photo(rng, mid)
         elif kind == "animated_gif":
-            media = Media(
-                media_key=f"16_{mid}",
-                type="animated_gif",
-                width=498,
-                height=280,
-                preview_image_url=f"https://pbs.twimg.com/tweet_video_thumb/G{mid:x}.jpg",
-                variants=[
-                    {
-                        "bit_rate": 0,
-                        "content_type": "video/mp4",
-                        "url": f"https://video.twimg.com/tweet_video/G{mid:x}.mp4",
-                    }
-                ],
-            )
+            media = _animated_gif(mid)
         else:
-            base = f"https://video.twimg.com/ext_tw_video/{mid}/pu/vid"
-            media = Media(
-                media_key=f"13_{mid}",
-                type="video",
-                width=1280,
-                height=720,
-                preview_image_url=f"https://pbs.twimg.com/ext_tw_video_thumb/{mid}/pu/img/v.jpg",
-                duration_ms=rng.randint(5_000, 140_000),
-                variants=[
-                    {
-                        "content_type": "application/x-mpegURL",
-                        "url": f"https://video.twimg.com/ext_tw_video/{mid}/pu/pl/v.m3u8",
-                    },
-                    {
-                        "bit_rate": 256000,
-                        "content_type": "video/mp4",
-                        "url": f"{base}/480x270/v.mp4",
-                    },
-                    {
-                        "bit_rate": 832000,
-                        "content_type": "video/mp4",
-                        "url": f"{base}/640x360/v.mp4",
-                    },
-                    {
-                        "bit_rate": 2176000,
-                        "content_type": "video/mp4",
-                        "url": f"{base}/1280x720/v.mp4",
-                    },
-                ],
-                organic_metrics=_video_family(rng, 1.0),
-                promoted_metrics=_video_family(rng, 2.0) if promoted else None,
-            )
-            derive_media(media)
+            media = _video(rng, mid, promoted=promoted)
         self.media[media.media_key] = media
         return media
 
     def _make_post(
-        self,
-        rng: random.Random,
-        *,
-        author_id: str,
-        ms: int,
-        kind: str,
-        number: int,
-        media_kind: str | None,
-        link: bool,
-        promoted: bool,
-        target: Post | None,
-        shared_media: Media | None = None,
+        self, rng: random.Random, author_id: str, ms: int, number: int, spec: _PostSpec
     ) -> Post:
         pid = str(self._ids.make(ms))
-        author = self.users[author_id]
-        topic = TOPICS[number % len(TOPICS)]
-        entities: dict[str, Any] = {}
-        parts: list[str] = []
-        referenced: list[dict[str, str]] | None = None
-        reply_to: str | None = None
-        conversation = pid
-        if kind == "retweet" and target is not None:
-            handle = self.users[target.author_id].username
-            text = f"RT @{handle}: {target.text}"[:280]
-            entities["mentions"] = [
-                {"start": 3, "end": 4 + len(handle), "username": handle, "id": target.author_id}
-            ]
-            referenced = [{"type": "retweeted", "id": target.id}]
-            post = Post(
-                id=pid,
-                author_id=author_id,
-                created_ms=ms,
-                text=text,
-                kind=kind,
-                conversation_id=pid,
-                referenced_tweets=referenced,
-                entities=entities,
-            )
-            _post_metrics(rng, post, promoted=False)
-            derive_public(post)
-            return post
-        if kind == "reply" and target is not None:
-            handle = self.users[target.author_id].username
-            mention = f"@{handle}"
-            parts.append(mention)
-            entities["mentions"] = [
-                {"start": 0, "end": len(mention), "username": handle, "id": target.author_id}
-            ]
-            referenced = [{"type": "replied_to", "id": target.id}]
-            reply_to = target.author_id
-            conversation = target.conversation_id
-        parts.append(f"{author.name} {topic} note {number}:")
-        parts.append(rng.choice(("Big news today.", "Thanks everyone!", "Read more below.")))
-        if rng.random() < 0.3:
-            tag = topic.replace(" ", "")
-            start = len(" ".join(parts)) + 1
-            parts.append(f"#{tag}")
-            entities["hashtags"] = [{"start": start, "end": start + len(tag) + 1, "tag": tag}]
-        if link:
-            short = f"https://t.co/{pid[-10:]}"
-            start = len(" ".join(parts)) + 1
-            parts.append(short)
-            entities["urls"] = [
-                {
-                    "start": start,
-                    "end": start + len(short),
-                    "url": short,
-                    "expanded_url": f"https://example.com/{topic.replace(' ', '-')}/{number}",
-                    "display_url": f"example.com/{topic.replace(' ', '-')}/{number}",
-                }
-            ]
-        if kind == "quote" and target is not None:
-            referenced = [{"type": "quoted", "id": target.id}]
-        media_keys: list[str] = []
-        if shared_media is not None:
-            media_keys.append(shared_media.media_key)
-        elif media_kind == "photo":
-            for _ in range(rng.choice((1, 1, 1, 2, 4))):
-                media_keys.append(self._new_media(rng, "photo", ms, promoted).media_key)
-        elif media_kind is not None:
-            media_keys.append(self._new_media(rng, media_kind, ms, promoted).media_key)
+        if spec.kind == "retweet" and spec.target is not None:
+            return self._retweet(rng, pid, author_id, ms, spec.target)
+        text, entities = self._compose(rng, pid, author_id, number, spec)
+        referenced, reply_to, conversation = _references(pid, spec)
+        media_keys = self._attach(rng, ms, spec)
         post = Post(
             id=pid,
             author_id=author_id,
             created_ms=ms,
-            text=" ".join(parts),
-            kind=kind,
+            text=text,
+            kind=spec.kind,
             conversation_id=conversation,
             in_reply_to_user_id=reply_to,
             referenced_tweets=referenced,
@@ -554,30 +594,78 @@ class World:
             possibly_sensitive=rng.random() < 0.02,
             reply_settings="everyone" if rng.random() < 0.9 else "following",
             entities=entities or None,
-            has_link=link,
+            has_link=spec.link,
             lang=rng.choice(("en", "en", "en", "en", "de", "fr")),
         )
-        _post_metrics(rng, post, promoted)
+        _post_metrics(rng, post, spec.promoted)
         derive_public(post)
         return post
+
+    def _retweet(self, rng: random.Random, pid: str, author_id: str, ms: int, target: Post) -> Post:
+        handle = self.users[target.author_id].username
+        post = Post(
+            id=pid,
+            author_id=author_id,
+            created_ms=ms,
+            text=f"RT @{handle}: {target.text}"[:280],
+            kind="retweet",
+            conversation_id=pid,
+            referenced_tweets=[{"type": "retweeted", "id": target.id}],
+            entities={
+                "mentions": [
+                    {"start": 3, "end": 4 + len(handle), "username": handle, "id": target.author_id}
+                ]
+            },
+        )
+        _post_metrics(rng, post, promoted=False)
+        derive_public(post)
+        return post
+
+    def _compose(
+        self, rng: random.Random, pid: str, author_id: str, number: int, spec: _PostSpec
+    ) -> tuple[str, dict[str, Any]]:
+        """Return a post's text and entities: reply mention, body, hashtag, link."""
+        topic = TOPICS[number % len(TOPICS)]
+        entities: dict[str, Any] = {}
+        text = f"{self.users[author_id].name} {topic} note {number}:"
+        if spec.kind == "reply" and spec.target is not None:
+            handle = self.users[spec.target.author_id].username
+            mention = f"@{handle}"
+            text = f"{mention} {text}"
+            entities["mentions"] = [
+                {"start": 0, "end": len(mention), "username": handle, "id": spec.target.author_id}
+            ]
+        text += " " + rng.choice(("Big news today.", "Thanks everyone!", "Read more below."))
+        if rng.random() < 0.3:
+            tag = topic.replace(" ", "")
+            start = len(text) + 1
+            text = f"{text} #{tag}"
+            entities["hashtags"] = [{"start": start, "end": start + len(tag) + 1, "tag": tag}]
+        if spec.link:
+            text, url = _with_link(text, pid, f"{topic.replace(' ', '-')}/{number}")
+            entities["urls"] = [url]
+        return text, entities
+
+    def _attach(self, rng: random.Random, ms: int, spec: _PostSpec) -> list[str]:
+        """Return the media keys of a post, creating its media unless it carries a shared one."""
+        if spec.shared_media is not None:
+            return [spec.shared_media.media_key]
+        if spec.media_kind == "photo":
+            return [
+                self._new_media(rng, "photo", ms, spec.promoted).media_key
+                for _ in range(rng.choice((1, 1, 1, 2, 4)))
+            ]
+        if spec.media_kind is not None:
+            return [self._new_media(rng, spec.media_kind, ms, spec.promoted).media_key]
+        return []
 
     def _gen_foreign(self, rng: random.Random, count: int) -> None:
         third = [uid for uid, _h, _n in THIRD_USERS]
         for i in range(count):
-            ms = self.start_ms - rng.randint(3_600_000, 160 * DAY_MS)
-            ms -= ms % 1000
-            kind_media = rng.choice((None, None, None, "photo", "video"))
-            post = self._make_post(
-                rng,
-                author_id=third[i % len(third)],
-                ms=ms,
-                kind="original",
-                number=i,
-                media_kind=kind_media,
-                link=rng.random() < 0.3,
-                promoted=False,
-                target=None,
-            )
+            ms = _whole_second(self.start_ms - rng.randint(3_600_000, 160 * DAY_MS))
+            media_kind = rng.choice((None, None, None, "photo", "video"))
+            spec = _PostSpec(media_kind=media_kind, link=rng.random() < 0.3)
+            post = self._make_post(rng, third[i % len(third)], ms, i, spec)
             self._foreign.append(post)
             self._add(post)
         self._foreign.sort(key=lambda p: p.created_ms)
@@ -589,177 +677,116 @@ class World:
             return self._foreign[0]
         return self._foreign[rng.randrange(max(0, idx - 20), idx)]
 
-    def _gen_account(  # noqa: PLR0912, PLR0915 -- one pass keeps generation O(n)
+    def _gen_account(
         self, rng: random.Random, author_id: str, count: int, *, shared_video: bool
     ) -> None:
-        n_recent = max(1, count // 4) if count else 0
-        ages: list[int] = []
-        for i in range(count):
-            if i < n_recent:
-                ages.append(rng.randint(120_000, 26 * DAY_MS))
-            else:
-                ages.append(rng.randint(34 * DAY_MS, 120 * DAY_MS))
-        times = sorted(self.start_ms - a - (self.start_ms - a) % 1000 for a in ages)
-        recent_idx = [i for i, ms in enumerate(times) if ms >= self.start_ms - 30 * DAY_MS]
-        old_idx = [i for i, ms in enumerate(times) if ms < self.start_ms - 30 * DAY_MS]
-        forced: dict[int, str] = {}
-        for group, plan in (
-            (
-                recent_idx,
-                ("video", "photo", "gif", "retweet", "reply", "link", "plain", "promoted", "self"),
-            ),
-            (old_idx, ("video", "photo", "gif", "retweet", "reply", "link", "plain")),
-        ):
-            picks = rng.sample(group, min(len(group), len(plan)))
-            forced.update(zip(picks, plan, strict=False))
-        shared: list[int] = []
-        if shared_video:
-            pool_r = [i for i in recent_idx if i not in forced]
-            pool_o = [i for i in old_idx if i not in forced]
-            shared = rng.sample(pool_r, min(2, len(pool_r))) + rng.sample(
-                pool_o, min(1, len(pool_o))
-            )
-            shared.sort()
+        times = self._post_times(rng, count)
+        recent_from = self.start_ms - 30 * DAY_MS
+        recent_idx = [i for i, ms in enumerate(times) if ms >= recent_from]
+        old_idx = [i for i, ms in enumerate(times) if ms < recent_from]
+        forced = _force_features(rng, recent_idx, old_idx)
+        shared = _shared_slots(rng, recent_idx, old_idx, forced) if shared_video else set()
         shared_media: Media | None = None
         own: list[Post] = []
         for i, ms in enumerate(times):
-            recent = ms >= self.start_ms - 30 * DAY_MS
-            plan_item = forced.get(i)
-            roll = rng.random()
-            if plan_item in ("retweet", "reply", "self"):
-                kind = "reply" if plan_item == "self" else plan_item
-            elif plan_item is not None or i in shared:
-                kind = "original"
-            elif roll < 0.10:
-                kind = "retweet"
-            elif roll < 0.25:
-                kind = "reply"
-            elif roll < 0.30:
-                kind = "quote"
-            else:
-                kind = "original"
-            target: Post | None = None
-            if kind in ("retweet", "quote") or (kind == "reply" and plan_item != "self"):
-                target = self._older_foreign(rng, ms)
-            if kind == "reply" and (plan_item == "self" or (own and rng.random() < 0.3)):
-                target = own[-1] if own else self._older_foreign(rng, ms)
-            media_kind: str | None = None
-            link = False
-            promoted = False
-            if kind != "retweet":
-                mroll = rng.random()
-                media_kind = {"video": "video", "photo": "photo", "gif": "animated_gif"}.get(
-                    plan_item or ""
-                )
-                if plan_item is None:
-                    if mroll < 0.22:
-                        media_kind = "photo"
-                    elif mroll < 0.32:
-                        media_kind = "video"
-                    elif mroll < 0.36:
-                        media_kind = "animated_gif"
-                link = plan_item == "link" or (plan_item is None and rng.random() < 0.3)
-                promoted = recent and (
-                    plan_item == "promoted" or (plan_item is None and rng.random() < 0.2)
-                )
-            media_for_post: Media | None = None
+            recent = ms >= recent_from
+            spec = self._account_spec(
+                rng, ms, forced.get(i), own, recent=recent, shared=i in shared
+            )
             if i in shared:
                 if shared_media is None:
                     shared_media = self._new_media(rng, "video", ms, promoted=False)
-                media_for_post = shared_media
-                promoted = False
-                media_kind = None
-            post = self._make_post(
-                rng,
-                author_id=author_id,
-                ms=ms,
-                kind=kind,
-                number=i,
-                media_kind=media_kind,
-                link=link,
-                promoted=promoted,
-                target=target,
-                shared_media=media_for_post,
-            )
+                spec.shared_media = shared_media
+                spec.promoted = False
+            post = self._make_post(rng, author_id, ms, i, spec)
             own.append(post)
             self._add(post)
 
+    def _post_times(self, rng: random.Random, count: int) -> list[int]:
+        """Creation times, oldest first: a quarter within 26 days, the rest 34 to 120 days old."""
+        n_recent = max(1, count // 4)
+        ages = [
+            rng.randint(120_000, 26 * DAY_MS)
+            if i < n_recent
+            else rng.randint(34 * DAY_MS, 120 * DAY_MS)
+            for i in range(count)
+        ]
+        return sorted(_whole_second(self.start_ms - age) for age in ages)
+
+    def _account_spec(
+        self,
+        rng: random.Random,
+        ms: int,
+        plan_item: str | None,
+        own: list[Post],
+        *,
+        recent: bool,
+        shared: bool,
+    ) -> _PostSpec:
+        """Shape one post of an account: forced by its plan item, else drawn at random."""
+        kind = _post_kind(rng.random(), plan_item, shared=shared)
+        spec = _PostSpec(kind=kind, target=self._target(rng, kind, plan_item, ms, own))
+        if kind != "retweet":
+            spec.media_kind, spec.link, spec.promoted = _post_extras(rng, plan_item, recent=recent)
+        return spec
+
+    def _target(
+        self, rng: random.Random, kind: str, plan_item: str | None, ms: int, own: list[Post]
+    ) -> Post | None:
+        """The post a retweet, quote or reply points at; some replies answer the account itself."""
+        target: Post | None = None
+        if kind in ("retweet", "quote") or (kind == "reply" and plan_item != "self"):
+            target = self._older_foreign(rng, ms)
+        if kind == "reply" and (plan_item == "self" or (own and rng.random() < 0.3)):
+            target = own[-1] if own else self._older_foreign(rng, ms)
+        return target
+
     def _gen_protected(self, rng: random.Random) -> None:
         for i in range(3):
-            ms = self.start_ms - rng.randint(DAY_MS, 60 * DAY_MS)
-            ms -= ms % 1000
-            post = self._make_post(
-                rng,
-                author_id=PROTECTED_USER_ID,
-                ms=ms,
-                kind="original",
-                number=i,
-                media_kind=None,
-                link=False,
-                promoted=False,
-                target=None,
-            )
-            self._add(post)
+            ms = _whole_second(self.start_ms - rng.randint(DAY_MS, 60 * DAY_MS))
+            self._add(self._make_post(rng, PROTECTED_USER_ID, ms, i, _PostSpec()))
 
     def _gen_lookup(self, rng: random.Random, count: int) -> None:
         """Extra foreign posts for id-lookup scale tests: a lean path, O(1) per post."""
         third = [(uid, name) for uid, _h, name in THIRD_USERS]
         span = 120 * DAY_MS
-        rnd = rng.random
         for i in range(count):
-            ms = self.start_ms - 60_000 - (span * (i + 1)) // (count + 1)
-            ms -= ms % 1000
+            ms = _whole_second(self.start_ms - 60_000 - (span * (i + 1)) // (count + 1))
             author_id, name = third[i % len(third)]
-            pid = str(self._ids.make(ms))
-            roll = rnd()
-            link = roll < 0.25
-            text = f"{name} {TOPICS[i % len(TOPICS)]} note {i}: archive sample."
-            entities: dict[str, Any] | None = None
-            if link:
-                short = f"https://t.co/{pid[-10:]}"
-                start = len(text) + 1
-                text = f"{text} {short}"
-                entities = {
-                    "urls": [
-                        {
-                            "start": start,
-                            "end": start + len(short),
-                            "url": short,
-                            "expanded_url": f"https://example.com/archive/{i}",
-                            "display_url": f"example.com/archive/{i}",
-                        }
-                    ]
-                }
-            impressions = 50 + int(4000 * rnd())
-            organic = {
-                "impression_count": impressions,
-                "like_count": int(impressions * 0.04 * rnd()),
-                "reply_count": int(impressions * 0.006 * rnd()),
-                "retweet_count": int(impressions * 0.01 * rnd()),
-                "user_profile_clicks": int(impressions * 0.01 * rnd()),
-            }
-            if link:
-                organic["url_link_clicks"] = int(impressions * 0.03 * rnd())
-            media_keys: list[str] = []
-            if 0.88 <= roll < 0.96:
-                media_keys.append(self._new_media(rng, "photo", ms, promoted=False).media_key)
-            elif roll >= 0.96:
-                media_keys.append(self._new_media(rng, "video", ms, promoted=False).media_key)
-            post = Post(
-                id=pid,
-                author_id=author_id,
-                created_ms=ms,
-                text=text,
-                kind="original",
-                conversation_id=pid,
-                media_keys=media_keys,
-                entities=entities,
-                has_link=link,
-                organic_metrics=organic,
-                extra={"quote_count": int(3 * rnd()), "bookmark_count": int(5 * rnd())},
-            )
-            derive_public(post)
-            self._add(post)
+            self._add(self._lookup_post(rng, i, ms, author_id, name))
+
+    def _lookup_post(
+        self, rng: random.Random, number: int, ms: int, author_id: str, name: str
+    ) -> Post:
+        rnd = rng.random
+        pid = str(self._ids.make(ms))
+        roll = rnd()
+        link = roll < 0.25
+        text = f"{name} {TOPICS[number % len(TOPICS)]} note {number}: archive sample."
+        entities: dict[str, Any] | None = None
+        if link:
+            text, url = _with_link(text, pid, f"archive/{number}")
+            entities = {"urls": [url]}
+        organic = _lean_family(rnd, link)
+        media_kind = "photo" if 0.88 <= roll < 0.96 else ("video" if roll >= 0.96 else None)
+        media_keys: list[str] = []
+        if media_kind is not None:
+            media_keys.append(self._new_media(rng, media_kind, ms, promoted=False).media_key)
+        post = Post(
+            id=pid,
+            author_id=author_id,
+            created_ms=ms,
+            text=text,
+            kind="original",
+            conversation_id=pid,
+            media_keys=media_keys,
+            entities=entities,
+            has_link=link,
+            organic_metrics=organic,
+            extra={"quote_count": int(3 * rnd()), "bookmark_count": int(5 * rnd())},
+        )
+        derive_public(post)
+        return post
 
     def _rebuild_timelines(self) -> None:
         by_author: dict[str, list[Post]] = {uid: [] for uid in self.users}
@@ -803,17 +830,10 @@ class World:
             ms = max((base_s + i) * 1000, newest_ms + 1000)
             roll = rng.random()
             media_kind = "photo" if roll < 0.3 else ("video" if roll < 0.5 else None)
-            post = self._make_post(
-                rng,
-                author_id=MAIN_USER_ID,
-                ms=ms,
-                kind="original",
-                number=10_000 * self.advances + i,
-                media_kind=media_kind,
-                link=rng.random() < 0.4,
-                promoted=rng.random() < 0.2,
-                target=None,
+            spec = _PostSpec(
+                media_kind=media_kind, link=rng.random() < 0.4, promoted=rng.random() < 0.2
             )
+            post = self._make_post(rng, MAIN_USER_ID, ms, 10_000 * self.advances + i, spec)
             newest_ms = ms
             self._add(post)
             created.append(post)

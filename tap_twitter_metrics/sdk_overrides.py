@@ -1,0 +1,72 @@
+"""The tap's only overrides of Singer SDK internals: no public hook does these two jobs.
+
+tests/test_sdk_overrides.py pins the SDK code they stand in for and fails when it changes.
+"""
+
+from __future__ import annotations
+
+import typing as t
+from abc import abstractmethod
+from datetime import datetime, timezone
+from functools import cached_property
+
+from singer_sdk import Stream
+from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
+
+if t.TYPE_CHECKING:
+    from collections.abc import Collection, Generator, Iterator
+
+    from singer_sdk.helpers.types import Context
+
+
+def record_messages(
+    stream: Stream, record: dict[str, t.Any], deselected: Collection[str]
+) -> Iterator[RecordMessage]:
+    """RECORD messages of one record: deselected columns dropped, stream maps applied."""
+    if deselected:
+        # A copy: the SDK still reads the record's replication key for the bookmark.
+        record = {name: value for name, value in record.items() if name not in deselected}
+    extracted = datetime.now(timezone.utc)
+    for stream_map in stream.stream_maps:
+        mapped = stream_map.transform(record)
+        if mapped is not None:
+            yield RecordMessage(
+                stream=stream_map.stream_alias, record=mapped, time_extracted=extracted
+            )
+
+
+class TypedRecordsStream(Stream):
+    """A stream whose records arrive already shaped and typed by their schema."""
+
+    @cached_property
+    def deselected_columns(self) -> frozenset[str]:
+        """The columns the catalog deselects."""
+        mask = self.mask
+        return frozenset(
+            name for name in self.schema["properties"] if not mask[("properties", name)]
+        )
+
+    @override
+    def _generate_record_messages(
+        self, record: dict[str, t.Any]
+    ) -> Generator[RecordMessage, None, None]:
+        # Per-record cost: the SDK's type conformance walked every record again (records.py
+        # built it with exactly its schema's columns and types); it was the largest cost.
+        yield from record_messages(self, record, self.deselected_columns)
+
+
+class PartlyBookmarkedStream(Stream):
+    """A stream some of whose partitions keep no bookmark."""
+
+    @abstractmethod
+    def keeps_bookmark(self, context: Context | None) -> bool:
+        """Whether records of this partition move its bookmark."""
+
+    @override
+    def _increment_stream_state(
+        self, latest_record: dict[str, t.Any], *, context: Context | None = None
+    ) -> None:
+        # The SDK bookmarks every partition of an incremental stream; `keeps_bookmark` says no.
+        if self.keeps_bookmark(context):
+            super()._increment_stream_state(latest_record, context=context)
