@@ -1,4 +1,4 @@
-"""The built wheel carries the schemas: installed in a fresh virtualenv, it discovers them."""
+"""The built wheel carries the schemas and not the sandbox; installed fresh, it discovers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 from tap_twitter_metrics.catalogue import STREAM_NAMES
@@ -48,6 +49,10 @@ def test_wheel_installed_in_a_fresh_virtualenv_discovers_the_shipped_schemas(
         env=env,
     )
     (wheel,) = (tmp_path / "dist").glob("tap_twitter_metrics-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        packages = {name.split("/")[0] for name in archive.namelist() if "/" in name}
+    # The sandbox is a distribution of its own: the runtime wheel does not carry it.
+    assert packages == {"tap_twitter_metrics", wheel.name.split("-py3")[0] + ".dist-info"}
     venv = tmp_path / "venv"
     subprocess.run(
         [UV, "venv", "--python", sys.executable, str(venv)],
