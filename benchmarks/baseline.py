@@ -3,14 +3,18 @@
 A plain loop with nothing between the HTTP response and `json.dumps`: no SDK, no
 validation, no type conformance. It replays a list of requests (the ones the tap made,
 taken from the sandbox's request log), projects every response onto the same stream
-columns the tap emits (media, users and media metrics once per key) and prints one
-Singer RECORD message per record for the selected streams.
+columns the tap emits (media, users and media metrics once per key; daily snapshots: every
+family of a post, or of a video once per UTC day, side by side; analytics: one record per
+resource and time bucket) and prints one Singer RECORD message per record for the selected
+streams.
 
     python benchmarks/baseline.py --config config.json --requests requests.json \
         --streams tweets,tweet_public_metrics > records.jsonl
 
 `--config` is the tap's config file (api_url plus OAuth 1.0a keys or a bearer_token);
-`--requests` a JSON list of `[path, {param: value}]` pairs.
+`--requests` a JSON list of `[path, {param: value}]` pairs, or `[path, {param: value},
+false]` for a request whose response feeds no stream (the analytics streams' reads of the
+own timeline, made only to learn the own posts' ids): it is sent, and nothing is printed.
 """
 
 from __future__ import annotations
@@ -72,6 +76,68 @@ MEDIA_FAMILIES = {
     "media_non_public_metrics": ("non_public_metrics", PLAYBACK),
     "media_organic_metrics": ("organic_metrics", (*PLAYBACK, "view_count")),
     "media_promoted_metrics": ("promoted_metrics", (*PLAYBACK, "view_count")),
+}
+
+
+def daily_columns(
+    head: tuple[str, ...], families: dict[str, tuple[str, tuple[str, ...]]]
+) -> tuple[str, ...]:
+    """A daily snapshot's columns: the head, then each family's, prefixed with its name."""
+    return (
+        *head,
+        *(
+            f"{family.removesuffix('_metrics')}_{column}"
+            for family, columns in families.values()
+            for column in columns
+        ),
+    )
+
+
+TWEET_DAILY = daily_columns(
+    ("tweet_id", "snapshot_date", "author_id", "created_at", "observed_at"), TWEET_FAMILIES
+)
+MEDIA_DAILY = daily_columns(("media_key", "snapshot_date", "observed_at"), MEDIA_FAMILIES)
+TWEET_ANALYTICS = (
+    "app_install_attempts",
+    "app_opens",
+    "bookmarks",
+    "detail_expands",
+    "email_tweet",
+    "engagements",
+    "follows",
+    "hashtag_clicks",
+    "impressions",
+    "likes",
+    "media_views",
+    "permalink_clicks",
+    "quote_tweets",
+    "replies",
+    "retweets",
+    "shares",
+    "unfollows",
+    "unlikes",
+    "url_clicks",
+    "user_profile_clicks",
+    "link_clicks",
+    "media_engagements",
+    "profile_visits",
+)
+MEDIA_ANALYTICS = (
+    "cta_url_clicks",
+    "cta_watch_clicks",
+    "play_from_tap",
+    "playback25",
+    "playback50",
+    "playback75",
+    "playback_complete",
+    "playback_start",
+    "video_views",
+    "watch_time_ms",
+)
+# Analytics path -> (stream, key column, metric columns).
+ANALYTICS = {
+    "/2/tweets/analytics": ("tweet_analytics", "tweet_id", TWEET_ANALYTICS),
+    "/2/media/analytics": ("media_analytics", "media_key", MEDIA_ANALYTICS),
 }
 USER_METRICS = ("followers_count", "following_count", "tweet_count", "listed_count", "like_count")
 
@@ -154,6 +220,9 @@ class Replay:
         self.streams = streams
         self.seen: dict[str, set[str]] = {}
         self.write = sys.stdout.write
+        self.tweet_daily = "tweet_metrics_daily" in streams
+        self.media_daily = "media_metrics_daily" in streams
+        self.own_id: str | None = None
 
     def emit(self, stream: str, record: Record, extracted: str) -> None:
         if stream in self.streams:
@@ -172,16 +241,21 @@ class Replay:
         seen.add(key)
         return True
 
-    def body(self, path: str, body: Record) -> None:
+    def body(self, path: str, params: dict[str, str], body: Record) -> None:
         now = datetime.now(timezone.utc)
         observed_at = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
         extracted = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         data = body.get("data") or []
         if isinstance(data, dict):
             data = [data]
+        if path in ANALYTICS:
+            self.analytics(path, params, data, observed_at, extracted)
+            return
         includes = body.get("includes") or {}
         is_users = path.startswith("/2/users") and not path.endswith("/tweets")
         users = data if is_users else includes.get("users") or []
+        if path == "/2/users/me" and users:
+            self.own_id = users[0]["id"]
         for user in users:
             if self.once("users", user["id"]):
                 self.emit("users", user_record(user, observed_at), extracted)
@@ -194,27 +268,72 @@ class Replay:
             key = media["media_key"]
             if self.once("media", key):
                 self.emit("media", media_record(media), extracted)
+            daily: Record | None = None
             for stream, (family, columns) in MEDIA_FAMILIES.items():
                 values = media.get(family)
-                if values and self.once(stream, key):
+                if not values:
+                    continue
+                if self.once(stream, key):
                     record = {"media_key": key, "observed_at": observed_at}
                     record.update({column: values.get(column) for column in columns})
                     self.emit(stream, record, extracted)
+                if self.media_daily:
+                    if daily is None:
+                        daily = dict.fromkeys(MEDIA_DAILY)
+                        daily.update(
+                            media_key=key, snapshot_date=observed_at[:10], observed_at=observed_at
+                        )
+                    prefix = family.removesuffix("_metrics")
+                    daily.update({f"{prefix}_{column}": values.get(column) for column in columns})
+            if daily is not None and self.once("media_metrics_daily", key + daily["snapshot_date"]):
+                self.emit("media_metrics_daily", daily, extracted)
 
     def posts(self, data: list[Record], observed_at: str, extracted: str) -> None:
         for post in data:
+            daily: Record | None = None
             for stream, (family, columns) in TWEET_FAMILIES.items():
                 values = post.get(family)
-                if values:
-                    record = {
-                        "tweet_id": post["id"],
-                        "author_id": post.get("author_id"),
-                        "created_at": post.get("created_at"),
-                        "observed_at": observed_at,
-                    }
-                    record.update({column: values.get(column) for column in columns})
-                    self.emit(stream, record, extracted)
+                if not values:
+                    continue
+                head = {
+                    "tweet_id": post["id"],
+                    "author_id": post.get("author_id"),
+                    "created_at": post.get("created_at"),
+                    "observed_at": observed_at,
+                }
+                record = {**head, **{column: values.get(column) for column in columns}}
+                self.emit(stream, record, extracted)
+                if self.tweet_daily:
+                    if daily is None:
+                        daily = dict.fromkeys(TWEET_DAILY)
+                        daily.update(head, snapshot_date=observed_at[:10])
+                    prefix = family.removesuffix("_metrics")
+                    daily.update({f"{prefix}_{column}": values.get(column) for column in columns})
+            if daily is not None:
+                self.emit("tweet_metrics_daily", daily, extracted)
             self.emit("tweets", tweet_record(post), extracted)
+
+    def analytics(
+        self,
+        path: str,
+        params: dict[str, str],
+        data: list[Record],
+        observed_at: str,
+        extracted: str,
+    ) -> None:
+        stream, key, columns = ANALYTICS[path]
+        head = {
+            "granularity": params.get("granularity"),
+            "author_id": self.own_id,
+            "observed_at": observed_at,
+        }
+        for item in data:
+            ident = item.get("id", item.get("media_key"))
+            for bucket in item.get("timestamped_metrics") or ():
+                values = bucket.get("metrics") or {}
+                record = {key: ident, "timestamp": bucket.get("timestamp"), **head}
+                record.update({column: values.get(column) for column in columns})
+                self.emit(stream, record, extracted)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,10 +349,12 @@ def main(argv: list[str] | None = None) -> int:
     api_url = config["api_url"].rstrip("/")
     session = session_for(config)
     replay = Replay(set(args.streams.split(",")))
-    for path, params in calls:
+    for path, params, *feeds in calls:
         response = session.get(api_url + path, params=params, timeout=60)
         response.raise_for_status()
-        replay.body(path, response.json())
+        body = response.json()
+        if feeds != [False]:
+            replay.body(path, params, body)
     sys.stdout.flush()
     return 0
 

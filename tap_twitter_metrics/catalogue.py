@@ -28,6 +28,12 @@ class Part(str, Enum):
     MEDIA = "media"
     TWEET_METRICS = "tweet_metrics"
     MEDIA_METRICS = "media_metrics"
+    TWEET_DAILY = "tweet_daily"
+    """Every family of a post the page holds, as one row per post and UTC day."""
+    MEDIA_DAILY = "media_daily"
+    TWEET_ANALYTICS = "tweet_analytics"
+    """Not a part of the posts' pages: read from /2/tweets/analytics."""
+    MEDIA_ANALYTICS = "media_analytics"
 
 
 @dataclass(frozen=True)
@@ -35,7 +41,7 @@ class StreamSpec:
     """One row of the catalogue."""
 
     name: str
-    key: str
+    key: tuple[str, ...]
     part: Part
     family: str | None
     """The metric family's key in API objects (`organic_metrics`), for metric streams."""
@@ -51,29 +57,37 @@ class StreamSpec:
 
 # fmt: off
 CATALOGUE: tuple[StreamSpec, ...] = (
-    StreamSpec("users", "id", Part.USERS, None, False,
+    StreamSpec("users", ("id",), Part.USERS, None, False,
                "The synced accounts and the authors of looked-up posts."),
-    StreamSpec("tweets", "id", Part.TWEETS, None, False,
+    StreamSpec("tweets", ("id",), Part.TWEETS, None, False,
                "Posts of the synced accounts and the looked-up posts."),
-    StreamSpec("media", "media_key", Part.MEDIA, None, False,
+    StreamSpec("media", ("media_key",), Part.MEDIA, None, False,
                "Photos, videos and GIFs attached to the posts, once per media key."),
-    StreamSpec("tweet_public_metrics", "tweet_id", Part.TWEET_METRICS, "public_metrics", False,
+    StreamSpec("tweet_public_metrics", ("tweet_id",), Part.TWEET_METRICS, "public_metrics", False,
                "Retweets, replies, likes, quotes, bookmarks and impressions of every post."),
-    StreamSpec("tweet_non_public_metrics", "tweet_id", Part.TWEET_METRICS, "non_public_metrics",
+    StreamSpec("tweet_non_public_metrics", ("tweet_id",), Part.TWEET_METRICS, "non_public_metrics",
                True, "Impressions, link and profile clicks of the account's recent posts."),
-    StreamSpec("tweet_organic_metrics", "tweet_id", Part.TWEET_METRICS, "organic_metrics", True,
+    StreamSpec("tweet_organic_metrics", ("tweet_id",), Part.TWEET_METRICS, "organic_metrics", True,
                "Organic figures of the account's posts of the last 30 days."),
-    StreamSpec("tweet_promoted_metrics", "tweet_id", Part.TWEET_METRICS, "promoted_metrics",
+    StreamSpec("tweet_promoted_metrics", ("tweet_id",), Part.TWEET_METRICS, "promoted_metrics",
                True, "Paid figures of the account's promoted posts of the last 30 days."),
-    StreamSpec("media_public_metrics", "media_key", Part.MEDIA_METRICS, "public_metrics", False,
+    StreamSpec("media_public_metrics", ("media_key",), Part.MEDIA_METRICS, "public_metrics", False,
                "Video views, a total over every post that carries the video."),
-    StreamSpec("media_non_public_metrics", "media_key", Part.MEDIA_METRICS,
+    StreamSpec("media_non_public_metrics", ("media_key",), Part.MEDIA_METRICS,
                "non_public_metrics", True,
                "Playback quartiles of the account's videos of the last 30 days."),
-    StreamSpec("media_organic_metrics", "media_key", Part.MEDIA_METRICS, "organic_metrics", True,
+    StreamSpec("media_organic_metrics", ("media_key",), Part.MEDIA_METRICS, "organic_metrics", True,
                "Organic playback quartiles and views of the account's recent videos."),
-    StreamSpec("media_promoted_metrics", "media_key", Part.MEDIA_METRICS, "promoted_metrics",
+    StreamSpec("media_promoted_metrics", ("media_key",), Part.MEDIA_METRICS, "promoted_metrics",
                True, "Paid playback quartiles and views of the account's recent promoted videos."),
+    StreamSpec("tweet_metrics_daily", ("tweet_id", "snapshot_date"), Part.TWEET_DAILY, None,
+               False, "Every family read of each post, one row per post and UTC day."),
+    StreamSpec("media_metrics_daily", ("media_key", "snapshot_date"), Part.MEDIA_DAILY, None,
+               False, "Every family read of each video, one row per video and UTC day."),
+    StreamSpec("tweet_analytics", ("tweet_id", "timestamp"), Part.TWEET_ANALYTICS, None, True,
+               "The account's posts' metrics per hour, day or week, from X's analytics."),
+    StreamSpec("media_analytics", ("media_key", "timestamp"), Part.MEDIA_ANALYTICS, None, True,
+               "The account's videos' metrics per hour or day, from X's analytics."),
 )
 # fmt: on
 

@@ -68,6 +68,10 @@ class UsageCapError(ApiError):
 class CredentialsRefusedError(ApiError):
     """HTTP 401 or 403: the credentials are wrong, revoked or not allowed here."""
 
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
 
 class TransientError(RetriableAPIError):
     """A failure worth another try: 5xx, a broken connection, a timeout, a broken body."""
@@ -305,7 +309,9 @@ class XApiClient:
             )
             raise UsageCapError(msg)
         if status in {401, 403}:
-            raise CredentialsRefusedError(self._refusal_message(route, response))
+            raise CredentialsRefusedError(
+                self._refusal_message(route, response), status=response.status_code
+            )
         if status >= 400 and not (status == 404 and route == "/2/tweets/:id"):
             msg = (
                 f"GET {route} was rejected with {http_status(response)}: "

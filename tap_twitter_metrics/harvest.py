@@ -17,15 +17,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
-from tap_twitter_metrics.catalogue import CATALOGUE, STREAMS, Part
-from tap_twitter_metrics.records import STREAM_COLUMNS, Page, parse_page, parse_users
+from tap_twitter_metrics import analytics
+from tap_twitter_metrics.analytics import OwnPosts
+from tap_twitter_metrics.records import (
+    Page,
+    parse_analytics,
+    parse_page,
+    parse_users,
+)
+from tap_twitter_metrics.selection import USER_FIELDS, Selection
 
 if t.TYPE_CHECKING:
     import logging
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
+    from tap_twitter_metrics.analytics import Window
+    from tap_twitter_metrics.catalogue import StreamSpec
     from tap_twitter_metrics.client import RunStats, XApiClient
-    from tap_twitter_metrics.records import Problem
+    from tap_twitter_metrics.records import AnalyticsPage, Problem
 
 PRIVATE_DAYS = 30
 # Posts this close to the 30-day edge may cross it before the request lands.
@@ -38,22 +47,6 @@ SNOWFLAKE_START = datetime(2010, 11, 4, tzinfo=timezone.utc)
 # The timeline refuses a start_time before this instant.
 OLDEST_START_TIME = datetime(2010, 11, 6, 0, 0, 1, tzinfo=timezone.utc)
 
-TWEET_FIELDS = (
-    "created_at",
-    "author_id",
-    "conversation_id",
-    "lang",
-    "in_reply_to_user_id",
-    "referenced_tweets",
-    "attachments",
-    "edit_history_tweet_ids",
-    "possibly_sensitive",
-    "reply_settings",
-    "entities",
-)
-# The API sends media_key and type unasked.
-MEDIA_FIELDS = tuple(c for c in STREAM_COLUMNS["media"] if c not in {"media_key", "type"})
-USER_FIELDS = "created_at,public_metrics"
 PARTIAL_ERROR_KINDS = {
     "resource-not-found": "not found",
     "not-authorized-for-resource": "not visible (protected or suspended author)",
@@ -72,63 +65,6 @@ class Account:
     def label(self) -> str:
         """How log lines name the account."""
         return f"@{self.username} ({self.id})" if self.username else self.id
-
-
-@dataclass(frozen=True)
-class Selection:
-    """What the selected streams need from the API."""
-
-    streams: frozenset[str]
-
-    def families(self, private: frozenset[str], *, media: bool) -> list[str]:
-        """Metric families to ask for, of posts or of media, given the private ones allowed."""
-        part = Part.MEDIA_METRICS if media else Part.TWEET_METRICS
-        return [
-            spec.family
-            for spec in CATALOGUE
-            if spec.part is part
-            and spec.family
-            and spec.name in self.streams
-            and (not spec.user_context or spec.family in private)
-        ]
-
-    @cached_property
-    def private_families(self) -> frozenset[str]:
-        """Private families some selected stream needs."""
-        return frozenset(
-            spec.family
-            for spec in CATALOGUE
-            if spec.family and spec.user_context and spec.name in self.streams
-        )
-
-    @property
-    def wants_media(self) -> bool:
-        """Whether the media expansion is needed at all."""
-        return any(STREAMS[name].part in {Part.MEDIA, Part.MEDIA_METRICS} for name in self.streams)
-
-    @property
-    def wants_posts(self) -> bool:
-        """Whether any selected stream is made from posts."""
-        return any(STREAMS[name].part is not Part.USERS for name in self.streams)
-
-    @property
-    def wants_users(self) -> bool:
-        """Whether the users stream is selected."""
-        return any(STREAMS[name].part is Part.USERS for name in self.streams)
-
-    def params(self, private: frozenset[str], *, authors: bool) -> dict[str, str]:
-        """Field and expansion parameters for a tweets request."""
-        params = {"tweet.fields": ",".join((*TWEET_FIELDS, *self.families(private, media=False)))}
-        expansions = []
-        if self.wants_media:
-            expansions.append("attachments.media_keys")
-            params["media.fields"] = ",".join((*MEDIA_FIELDS, *self.families(private, media=True)))
-        if authors and self.wants_users:
-            expansions.append("author_id")
-            params["user.fields"] = USER_FIELDS
-        if expansions:
-            params["expansions"] = ",".join(expansions)
-        return params
 
 
 def api_time(moment: datetime) -> str:
@@ -207,6 +143,7 @@ class Harvest:
         self._own_id: str | None = None
         self._read_in_timelines: set[str] = set()
         self.private_cutoff = self._private_cutoff()
+        self.own_posts = OwnPosts()
 
     @cached_property
     def _wanted_ids(self) -> frozenset[str]:
@@ -238,7 +175,8 @@ class Harvest:
         named = bool(user_ids or usernames or self.config.get("tweet_ids"))
         accounts: dict[str, Account] = {}
         known: dict[str, Account] = {}
-        if self.user_context and (self.selection.private_families or not named):
+        own_needed = self.selection.private_families or self.selection.wants_analytics
+        if self.user_context and (own_needed or not named):
             me = self._read_users("/2/users/me", {})
             self._own_id = me[0].id if me else None
             known = {account.id: account for account in me}
@@ -283,13 +221,15 @@ class Harvest:
         if not self.selection.wants_posts:
             return
         requests_before, posts_before = self.stats.requests, self.stats.posts_read
-        private = self._private_for(account.id)
-        cutoff = self.private_cutoff
-        if private and (start is None or start < cutoff):
-            yield from self._timeline_pass(account, private, start=cutoff, end=None)
-            yield from self._timeline_pass(account, frozenset(), start=start, end=cutoff)
-        else:
-            yield from self._timeline_pass(account, private, start=start, end=None)
+        for page in self._timeline_passes(account, start):
+            if self._wanted_ids:
+                # Posts handed on here are not bought again by the lookups.
+                self._read_in_timelines.update(self._wanted_ids.intersection(page.returned_ids))
+            if account.id == self._own_id and self.selection.wants_analytics:
+                self.own_posts.note(page)
+            yield page
+        if account.id == self._own_id:
+            self.own_posts.read_from = analytics.creation_time(start or OLDEST_START_TIME)
         self.logger.info(
             "Account %s: %d posts read in %d requests, from %s.",
             account.label,
@@ -297,6 +237,55 @@ class Harvest:
             self.stats.requests - requests_before,
             api_time(start) if start else "the oldest post the API reaches",
         )
+
+    def _timeline_passes(self, account: Account, start: datetime | None) -> Iterator[Page]:
+        private = self._private_for(account.id)
+        cutoff = self.private_cutoff
+        if private and (start is None or start < cutoff):
+            yield from self._timeline_pass(account, private, start=cutoff, end=None)
+            yield from self._timeline_pass(account, frozenset(), start=start, end=cutoff)
+        else:
+            yield from self._timeline_pass(account, private, start=start, end=None)
+
+    # The account's own posts, for the analytics streams
+
+    def own_account(self) -> Account | None:
+        """The signed-in account, with user-context credentials."""
+        self.accounts()
+        return Account(self._own_id, None) if self._own_id else None
+
+    def own_posts_since(self, since: datetime) -> OwnPosts:
+        """The own posts and videos read this run, from `since` on at least."""
+        account = self.own_account()
+        read_from = self.own_posts.read_from
+        if account and (read_from is None or read_from > analytics.creation_time(since)):
+            # Only when no timeline of this run covered them: these reads are billed.
+            for page in self._timeline_pass(account, frozenset(), start=since, end=None):
+                self.own_posts.note(page)
+            self.own_posts.read_from = analytics.creation_time(since)
+        return self.own_posts
+
+    def analytics(
+        self, stream: StreamSpec, resources: list[str], window: Window, granularity: str
+    ) -> AnalyticsPage:
+        """One analytics request: the buckets of up to 100 own posts or videos."""
+        path, ids_param, fields_param = analytics.ENDPOINTS[stream.part]
+        params = {
+            ids_param: ",".join(resources),
+            "start_time": api_time(window.start),
+            "end_time": api_time(window.end),
+            "granularity": granularity,
+            fields_param: analytics.fields_to_ask(stream),
+        }
+        page = parse_analytics(
+            self.client.get(path, params),
+            stream,
+            granularity=granularity,
+            author_id=self._own_id,
+            observed_at=observed_now(),
+        )
+        self._count_problems(page.problems)
+        return page
 
     def _private_for(self, author_id: str | None) -> frozenset[str]:
         if not self.user_context or (author_id is not None and author_id != self._own_id):
@@ -335,8 +324,6 @@ class Harvest:
             pages = self._read_with_fallback(fetch, private)
             token = next((page.next_token for page in pages if page.next_token), None)
             for page in pages:
-                if self._wanted_ids:
-                    self._read_in_timelines.update(self._wanted_ids.intersection(page.returned_ids))
                 yield self._hand_on(page.created_before(before))
             if not token:
                 return
@@ -503,3 +490,17 @@ class Harvest:
             stats.waited_seconds,
             ", ".join(f"{name}={count}" for name, count in records.items()),
         )
+
+
+class LazyHarvest:
+    """The run's one pass, opened (and checked) when a stream first needs it."""
+
+    def __init__(self, open_pass: Callable[[], Harvest]) -> None:
+        self._open_pass = open_pass
+        self.opened: Harvest | None = None
+
+    def __call__(self) -> Harvest:
+        """The pass, opened on first use."""
+        if self.opened is None:
+            self.opened = self._open_pass()
+        return self.opened

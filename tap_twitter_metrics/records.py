@@ -104,6 +104,10 @@ class Page:
             return self.tweets
         if stream.part is Part.MEDIA:
             return self.media
+        if stream.part is Part.TWEET_DAILY:
+            return _snapshots(self.metrics, TWEET_METRIC_FAMILIES, stream.columns)
+        if stream.part is Part.MEDIA_DAILY:
+            return _snapshots(self.metrics, MEDIA_METRIC_FAMILIES, stream.columns)
         return self.metrics[stream.name]
 
     def created_before(self, moment: str | None) -> Page:
@@ -128,6 +132,30 @@ class Page:
             },
             returned_ids=[post_id for post_id in self.returned_ids if post_id not in post_ids],
         )
+
+
+def _snapshots(
+    metrics: dict[str, list[Record]],
+    families: dict[str, tuple[str, tuple[str, ...]]],
+    columns: tuple[str, ...],
+) -> list[Record]:
+    """One row per post (or video) with every family read, for the day it was read.
+
+    A family's columns are prefixed with its name: `organic_impression_count`.
+    """
+    rows: dict[str, Record] = {}
+    key = columns[0]
+    for stream, (family_key, family_columns) in families.items():
+        prefix = family_key.removesuffix("_metrics")
+        for record in metrics[stream]:
+            row = rows.get(record[key])
+            if row is None:
+                row = rows[record[key]] = dict.fromkeys(columns)
+                row.update((name, record[name]) for name in columns if name in record)
+                row["snapshot_date"] = record["observed_at"][:10]
+            for name in family_columns:
+                row[f"{prefix}_{name}"] = record[name]
+    return list(rows.values())
 
 
 class _InvalidValueError(Exception):
@@ -527,3 +555,54 @@ def parse_users(body: object, observed_at: str) -> tuple[list[Record], list[Prob
         for index, item in enumerate(_data_objects(envelope))
     ]
     return users, _partial_errors(envelope)
+
+
+@dataclass
+class AnalyticsPage:
+    """The buckets of one analytics response."""
+
+    records: list[Record]
+    problems: list[Problem]
+    unreadable: list[str]
+    """Counters that were not numbers, loaded as null: "<id> <metric> at <timestamp>"."""
+
+
+_ANALYTICS_HEAD: Final = ("timestamp", "granularity", "author_id", "observed_at")
+
+
+def parse_analytics(
+    body: object, stream: StreamSpec, *, granularity: str, author_id: str | None, observed_at: str
+) -> AnalyticsPage:
+    """Parse a /2/tweets/analytics or /2/media/analytics response: one record per bucket."""
+    _check_observed_at(observed_at)
+    envelope = _body(body)
+    head = {"granularity": granularity, "author_id": author_id, "observed_at": observed_at}
+    page = AnalyticsPage([], _partial_errors(envelope), [])
+    for index, item in enumerate(_data_objects(envelope)):
+        try:
+            page.records += _buckets(item, stream, head, page.unreadable)
+        except _InvalidValueError as exc:
+            where = _label("resource", item, "id", f"data[{index}]")
+            raise ResponseFormatError(f"{where}: {exc}") from None
+    return page
+
+
+def _buckets(item: object, stream: StreamSpec, head: Record, unreadable: list[str]) -> list[Record]:
+    if not isinstance(item, dict):
+        raise _InvalidValueError("the entry", item, "an object")
+    # The media endpoint's items are documented without their key's name: take either.
+    ident = _key(item.get("id", item.get("media_key")), "id")
+    key, metrics = stream.key[0], stream.columns[1 + len(_ANALYTICS_HEAD) :]
+    records = []
+    for bucket in _objects(item.get("timestamped_metrics"), "timestamped_metrics") or ():
+        timestamp = _required_date_time(bucket.get("timestamp"), "timestamp")
+        values = _object(bucket.get("metrics"), "metrics") or {}
+        record: Record = {key: ident, "timestamp": timestamp, **head}
+        for name in metrics:
+            try:
+                record[name] = _count(values.get(name), name)
+            except _InvalidValueError:
+                record[name] = None
+                unreadable.append(f"{ident} {name} at {timestamp}")
+        records.append(record)
+    return records

@@ -14,6 +14,7 @@ _POST_ID = re.compile(r"[0-9]{1,19}")
 _USERNAME = re.compile(r"@?[A-Za-z0-9_]{1,15}")
 _API_URL = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
 EXCLUSIONS = ("retweets", "replies")
+GRANULARITIES = ("daily", "hourly", "weekly")
 
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
@@ -87,6 +88,27 @@ CONFIG_SCHEMA = th.PropertiesList(
         th.IntegerType,
         default=7,
         description="Days before the bookmark that are read again to refresh recent figures.",
+    ),
+    th.Property(
+        "analytics_granularity",
+        th.StringType,
+        default="daily",
+        allowed_values=list(GRANULARITIES),
+        description="Bucket size of tweet_analytics and media_analytics: hourly, daily or "
+        "weekly (media_analytics has no weekly buckets and uses daily).",
+    ),
+    th.Property(
+        "analytics_days",
+        th.IntegerType,
+        default=7,
+        description="Days of recent analytics buckets read again on every run: they still change.",
+    ),
+    th.Property(
+        "analytics_post_age_days",
+        th.IntegerType,
+        default=30,
+        description="Own posts younger than this have their analytics buckets refreshed on "
+        "every run.",
     ),
     th.Property(
         "exclude",
@@ -169,6 +191,8 @@ def _range_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     errors = []
     for setting, least in (
         ("lookback_days", 0),
+        ("analytics_days", 0),
+        ("analytics_post_age_days", 1),
         ("rate_limit_max_wait_seconds", 0),
         ("request_timeout", 1),
         ("max_retries", 1),

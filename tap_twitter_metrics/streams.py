@@ -8,33 +8,43 @@ Each stream writes its own SCHEMA and RECORD messages.
 from __future__ import annotations
 
 import typing as t
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
+from http import HTTPStatus
 
 from singer_sdk.mapper import RemoveRecordTransform
 from singer_sdk.schema.source import StreamSchema
 from singer_sdk.singerlib import SchemaMessage
 from typing_extensions import override
 
+from tap_twitter_metrics import analytics
 from tap_twitter_metrics.catalogue import CATALOGUE, SCHEMAS, STREAMS, Part, StreamSpec
+from tap_twitter_metrics.client import CredentialsRefusedError
+from tap_twitter_metrics.harvest import LazyHarvest, chunks
 from tap_twitter_metrics.sdk_overrides import (
     PartlyBookmarkedStream,
     TypedRecordsStream,
     record_messages,
 )
+from tap_twitter_metrics.selection import ANALYTICS_PARTS
 from tap_twitter_metrics.settings import parse_datetime
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Iterable
 
     from singer_sdk import Tap
     from singer_sdk.helpers.types import Context
     from singer_sdk.mapper import StreamMap
 
-    from tap_twitter_metrics.harvest import Harvest
     from tap_twitter_metrics.records import Page
 
 LOOKUP_CONTEXT = {"lookup": "tweet_ids"}
+# Beside the bookmark, an analytics partition keeps the own posts (or videos) it asked for
+# and until when the account's timeline was searched for new ones.
+KNOWN_STATE_KEY = "own_resources"
+READ_UNTIL_STATE_KEY = "own_resources_read_until"
+# Users and media come again with every post that names them: each is written once a run.
+REPEATING_PARTS = frozenset({Part.USERS, Part.MEDIA, Part.MEDIA_METRICS, Part.MEDIA_DAILY})
 
 
 class CatalogueStream(TypedRecordsStream):
@@ -43,11 +53,28 @@ class CatalogueStream(TypedRecordsStream):
     spec: t.ClassVar[StreamSpec]
     schema = StreamSchema(SCHEMAS)
 
-    def __init__(self, tap: Tap, harvest: Callable[[], Harvest]) -> None:
+    def __init__(self, tap: Tap, harvest: LazyHarvest) -> None:
         super().__init__(tap)
         self.tap = tap
         self.harvest = harvest
         """The run's pass over the API, opened (and checked) on first use."""
+        self.records_written = 0
+
+    @override
+    def log_sync_costs(self) -> None:
+        """After the last stream's costs, close the run with its summary."""
+        super().log_sync_costs()
+        harvest = self.harvest.opened
+        if harvest is None or self.name != list(self.tap.streams)[-1]:
+            return
+        streams = [t.cast("CatalogueStream", stream) for stream in self.tap.streams.values()]
+        counts = {stream.name: stream.records_written for stream in streams if stream.writes}
+        harvest.summarize({name: counts[name] for name in STREAMS if name in counts})
+
+    @property
+    def writes(self) -> bool:
+        """Whether this stream's records reach the target."""
+        return self.selected
 
 
 class Tweets(PartlyBookmarkedStream, CatalogueStream):
@@ -55,17 +82,21 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
 
     spec = STREAMS["tweets"]
     name = spec.name
-    primary_keys = (spec.key,)
+    primary_keys = spec.key
     replication_key = "created_at"
     # Timelines come newest first: the bookmark moves only once an account is done.
     is_sorted = False
     state_partitioning_keys: t.ClassVar[list[str]] = ["author_id"]
-    _synced = False
 
     @property
     def chosen(self) -> bool:
         """Whether the catalog selected `tweets` itself."""
         return bool(self.mask.get((), True))
+
+    @property
+    def writes(self) -> bool:
+        """Only when chosen: when merely needed, its records are dropped."""
+        return self.chosen
 
     @property
     def selected(self) -> bool:
@@ -108,12 +139,12 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
         # The bookmarks of the accounts finished so far: a run that fails or is killed during
         # this partition must not make the next run read them again.
         self.tap.state_writer.write_state(self.tap.state)
-        self._synced = True
         for stream in self.pass_streams:
             stream.announce()
         for page in self._pages(context):
             for stream in self.pass_streams:
                 stream.take(page)
+            self.records_written += len(page.tweets)
             yield from page.tweets
 
     def _pages(self, context: Context | None) -> Iterable[Page]:
@@ -139,20 +170,6 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
         """None: the other streams take their records from the pages, not per post."""
         return ()
 
-    @override
-    def log_sync_costs(self) -> None:
-        """Close the run with its summary: this is called once, after every stream."""
-        super().log_sync_costs()
-        if not self._synced:
-            return
-        harvest = self.harvest()
-        counts = {stream.name: stream.records_written for stream in self.pass_streams}
-        counts[self.name] = harvest.stats.posts_read
-        written = {stream.name for stream in self.pass_streams if stream.selected}
-        if self.chosen:
-            written.add(self.name)
-        harvest.summarize({name: counts[name] for name in STREAMS if name in written})
-
 
 class PassStream(CatalogueStream):
     """A stream whose records come out of the pages read for `tweets`."""
@@ -160,13 +177,11 @@ class PassStream(CatalogueStream):
     parent_stream_type = Tweets
     state_partitioning_keys: t.ClassVar[list[str]] = []
 
-    def __init__(self, tap: Tap, harvest: Callable[[], Harvest]) -> None:
+    def __init__(self, tap: Tap, harvest: LazyHarvest) -> None:
         super().__init__(tap, harvest)
-        self.records_written = 0
         self._announced = False
-        # Users and media come again with every post that names them: write each once.
-        self._written_keys: set[str] | None = (
-            None if self.spec.part is Part.TWEET_METRICS else set()
+        self._written_keys: set[tuple[str, ...]] | None = (
+            set() if self.spec.part in REPEATING_PARTS else None
         )
 
     @override
@@ -196,7 +211,7 @@ class PassStream(CatalogueStream):
         written = self._written_keys
         for record in page.records_for(self.spec):
             if written is not None:
-                key = record[self.spec.key]
+                key = tuple(record[column] for column in self.spec.key)
                 if key in written:
                     continue
                 written.add(key)
@@ -205,25 +220,115 @@ class PassStream(CatalogueStream):
             self.records_written += 1
 
 
-def _pass_stream_class(spec: StreamSpec) -> type[PassStream]:
-    class_name = "".join(word.capitalize() for word in spec.name.split("_"))
-    attributes = {
-        "spec": spec,
-        "name": spec.name,
-        "primary_keys": (spec.key,),
-        "selected_by_default": not spec.user_context,
-        "__doc__": spec.description,
-        "__module__": __name__,
-    }
-    return type(class_name, (PassStream,), attributes)
+class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
+    """Metrics per bucket of the account's own posts or videos, from X's analytics."""
+
+    replication_key = "timestamp"
+    is_sorted = False
+    state_partitioning_keys: t.ClassVar[list[str]] = ["author_id"]
+    _window_complete = False
+
+    @property
+    def partitions(self) -> list[dict[str, t.Any]] | None:
+        """The signed-in account: only its own posts have analytics."""
+        account = self.harvest().own_account()
+        return [{"author_id": account.id}] if account else []
+
+    @override
+    def keeps_bookmark(self, context: Context | None) -> bool:
+        """Only the last batch moves the bookmark: a run cut short reads its window again."""
+        return self._window_complete
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The buckets of every own post (or video) young enough, 100 resources a request."""
+        if not context:
+            return
+        state = self.get_context_state(context)
+        now = datetime.now(timezone.utc).replace(microsecond=0)
+        known, stored = self._known(state, now)
+        window = self._window(state, known, stored, now)
+        batches = list(chunks(window.resources))
+        unreadable: list[str] = []
+        self._window_complete = False
+        try:
+            for number, batch in enumerate(batches, start=1):
+                page = self.harvest().analytics(self.spec, batch, window, self.granularity)
+                self._window_complete = number == len(batches)
+                unreadable += page.unreadable
+                self.records_written += len(page.records)
+                yield from page.records
+        except CredentialsRefusedError as error:
+            if error.status != HTTPStatus.FORBIDDEN:
+                raise
+            self.logger.warning(
+                "%s is skipped this run and keeps its bookmark; the other streams are synced. "
+                "%s Deselect it if the plan or account has no access to X's analytics.",
+                self.name,
+                error,
+            )
+            return
+        state[KNOWN_STATE_KEY] = {key: known[key] for key in window.resources}
+        state[READ_UNTIL_STATE_KEY] = analytics.creation_time(now - timedelta(days=1))
+        self._warn_unreadable(unreadable)
+
+    @property
+    def granularity(self) -> str:
+        """The bucket size this stream asks for."""
+        setting = self.config.get("analytics_granularity", "daily")
+        return analytics.granularity_for(self.spec, setting)
+
+    def _known(self, state: dict[str, t.Any], now: datetime) -> tuple[dict[str, str], set[str]]:
+        """Own resources: those earlier runs asked for, and those created since."""
+        stored: dict[str, str] = state.get(KNOWN_STATE_KEY) or {}
+        oldest = now - timedelta(days=self.config.get("analytics_post_age_days", 30))
+        read_until = state.get(READ_UNTIL_STATE_KEY)
+        since = max(oldest, analytics.parse_creation_time(read_until)) if read_until else oldest
+        own = self.harvest().own_posts_since(since).of(self.spec)
+        return {**stored, **own}, set(stored)
+
+    def _window(
+        self, state: dict[str, t.Any], known: dict[str, str], stored: set[str], now: datetime
+    ) -> analytics.Window:
+        bookmark = state.get("replication_key_value")
+        return analytics.plan_window(
+            known,
+            stored,
+            bookmark=analytics.parse_creation_time(bookmark) if bookmark else None,
+            now=now,
+            granularity=self.granularity,
+            config=self.config,
+        )
+
+    def _warn_unreadable(self, unreadable: list[str]) -> None:
+        if unreadable:
+            shown = "; ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
+            self.logger.warning(
+                "%s: %d counters were not numbers and were loaded as null: %s.",
+                self.name,
+                len(unreadable),
+                shown,
+            )
 
 
-def discover(tap: Tap, harvest: Callable[[], Harvest]) -> list[CatalogueStream]:
+def discover(tap: Tap, harvest: LazyHarvest) -> list[CatalogueStream]:
     """One stream per catalogue row, in catalogue order."""
     return [STREAM_TYPES[spec.name](tap, harvest) for spec in CATALOGUE]
 
 
-STREAM_TYPES: dict[str, type[CatalogueStream]] = {
-    spec.name: Tweets if spec.part is Part.TWEETS else _pass_stream_class(spec)
-    for spec in CATALOGUE
-}
+def _stream_class(spec: StreamSpec) -> type[CatalogueStream]:
+    if spec.part is Part.TWEETS:
+        return Tweets
+    base = AnalyticsStream if spec.part in ANALYTICS_PARTS else PassStream
+    class_name = "".join(word.capitalize() for word in spec.name.split("_"))
+    attributes = {
+        "spec": spec,
+        "name": spec.name,
+        "primary_keys": spec.key,
+        "selected_by_default": not spec.user_context,
+        "__doc__": spec.description,
+        "__module__": __name__,
+    }
+    return type(class_name, (base,), attributes)
+
+
+STREAM_TYPES = {spec.name: _stream_class(spec) for spec in CATALOGUE}

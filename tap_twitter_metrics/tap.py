@@ -9,15 +9,16 @@ import sys
 import threading
 import typing as t
 
-from singer_sdk import Tap
+from singer_sdk import Stream, Tap
 from singer_sdk.exceptions import ConfigValidationError, FatalAPIError
 
-from tap_twitter_metrics.catalogue import USER_CONTEXT_STREAMS
+from tap_twitter_metrics.catalogue import STREAM_NAMES, USER_CONTEXT_STREAMS
 from tap_twitter_metrics.client import RunStats, XApiClient
 from tap_twitter_metrics.credentials import Credentials, credentials_from
-from tap_twitter_metrics.harvest import Harvest, Selection
+from tap_twitter_metrics.harvest import Harvest, LazyHarvest
 from tap_twitter_metrics.oauth2 import OAuth2Error
 from tap_twitter_metrics.records import ResponseFormatError
+from tap_twitter_metrics.selection import Selection
 from tap_twitter_metrics.settings import CONFIG_SCHEMA, config_errors, redact_secrets
 from tap_twitter_metrics.streams import discover
 from tap_twitter_metrics.writer import RecordBufferingWriter
@@ -52,7 +53,6 @@ class TapTwitterMetrics(Tap):
     # The SDK adds its own settings to this schema in place; CONFIG_SCHEMA stays the tap's.
     config_jsonschema = copy.deepcopy(CONFIG_SCHEMA)
     message_writer_class = RecordBufferingWriter
-    _harvest: Harvest | None = None
 
     def __init__(self, *, validate_config: bool = True, **kwargs: t.Any) -> None:
         try:
@@ -68,15 +68,21 @@ class TapTwitterMetrics(Tap):
             signal.signal(signal.SIGINT, self._exit_on_signal)
             signal.signal(signal.SIGTERM, self._exit_on_signal)
 
-    def discover_streams(self) -> list[CatalogueStream]:
-        """One stream per catalogue row."""
-        return discover(self, self.harvest)
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """The streams in catalogue order, where the SDK orders them by name.
 
-    def harvest(self) -> Harvest:
-        """The run's one pass over the API, opened on first use."""
-        if self._harvest is None:
-            self._harvest = self.open_pass()
-        return self._harvest
+        `tweets` then reads the timelines before the analytics streams ask for the own posts.
+        """
+        streams = super().streams
+        if list(streams) != [name for name in STREAM_NAMES if name in streams]:
+            ordered = {name: streams.pop(name) for name in STREAM_NAMES if name in streams}
+            streams.update(ordered)
+        return streams
+
+    def discover_streams(self) -> list[CatalogueStream]:
+        """One stream per catalogue row, all reading through one pass over the API."""
+        return discover(self, LazyHarvest(self.open_pass))
 
     def open_pass(self) -> Harvest:
         """The pass over the API for the selected streams, checked before any request."""

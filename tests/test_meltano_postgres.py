@@ -4,290 +4,74 @@ Each run starts from a fresh copy of the project, as a CI job starts from a fres
 only the installed plugin virtualenvs are reused (a CI cache would restore them), and the
 state lives in a `file://` state backend that outlives the copies, standing in for S3.
 `meltano run tap-twitter-metrics target-postgres` runs for real, as a subprocess, against
-the sandbox and a real PostgreSQL server; the assertions read the tables with SQL.
+the sandbox and a real PostgreSQL server; the assertions read the tables with SQL. Runs
+over several simulated days are in test_meltano_days.py.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
-import shutil
 import sqlite3
 import subprocess
-import sys
-import tempfile
 import typing as t
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
 import yaml
-from psycopg import sql
-from psycopg.rows import dict_row
 
+from tap_twitter_metrics.catalogue import STREAM_NAMES, STREAMS
 from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tests.expected import expected_records, private_cutoff, timeline_posts
-from tests.pg import PostgresDatabase, postgres_database
-from tests.tapruns import ALL_STREAMS, PRIMARY_KEYS
+from tests.meltano_runs import (
+    ANALYTICS,
+    COMMAND_TIMEOUT,
+    REPO,
+    SCHEMA,
+    SNAPSHOTS,
+    STATE_ID,
+    Run,
+    ScheduledPipeline,
+    Snapshot,
+    analytics_requests,
+    analytics_rows,
+    api_time,
+    assert_rows,
+    expected_rows,
+    meltano,
+    own_posts,
+    own_videos,
+    parse_api_time,
+    runner_checkout,
+    runner_environment,
+    schema_types,
+    snapshot_rows,
+)
+from tests.tapruns import CORE_STREAMS
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
-    from tap_twitter_metrics_sandbox.server import LoggedRequest
+    from tap_twitter_metrics_sandbox.world import World
     from tests.expected import Expected
+    from tests.pg import PostgresDatabase, PostgresServer
 
-REPO = Path(__file__).resolve().parents[1]
-ENVIRONMENT = "ci"
-SCHEMA = "tap_twitter_metrics"
-STATE_ID = f"{ENVIRONMENT}:tap-twitter-metrics-to-target-postgres"
-TIMELINE = "/2/users/:id/tweets"
 NEW_POSTS = 5
 LOOKBACK_DAYS = 7
-COMMAND_TIMEOUT = 600
-INSTALLED_PLUGINS = ("tap-twitter-metrics", "target-postgres", "target-jsonl")
+ANALYTICS_POST_AGE = timedelta(days=30)
+HISTORY_STREAMS = (*SNAPSHOTS, *ANALYTICS)
+ID_PARAMS = {"tweet_analytics": "ids", "media_analytics": "media_keys"}
 TYPE_NAMES = {
     "string": {"text", "character varying"},
+    "date": {"date"},
     "date-time": {"timestamp without time zone", "timestamp with time zone"},
     "integer": {"bigint", "integer"},
     "boolean": {"boolean"},
     "array": {"jsonb", "json", "ARRAY"},
     "object": {"jsonb", "json"},
 }
-
-Table = dict[str, dict[str, t.Any]]
-Snapshot = dict[str, Table]
-
-
-def meltano_executable() -> str:
-    """The meltano command: $MELTANO_BIN, else the one beside this Python, else on PATH."""
-    candidates = [os.environ.get("MELTANO_BIN"), str(Path(sys.executable).with_name("meltano"))]
-    candidates.append(shutil.which("meltano"))
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    pytest.fail(
-        "meltano is not installed: pip install 'meltano==4.4.1' (or set MELTANO_BIN to its path)"
-    )
-
-
-def runner_environment(**settings: str) -> dict[str, str]:
-    """The process environment without any Meltano or plugin setting of the caller's."""
-    prefixes = ("MELTANO_", "TAP_TWITTER_METRICS_", "TARGET_")
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(prefixes) and name not in {"VIRTUAL_ENV", "PYTHONPATH"}
-    }
-    return env | {"NO_COLOR": "1"} | settings
-
-
-def checkout(destination: Path) -> Path:
-    """A fresh copy of the project: the files a clone of it holds (tracked or not ignored)."""
-    listing = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO,
-        capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listing.split("\0")):
-        source = REPO / name
-        if source.is_file():
-            target = destination / name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target, follow_symlinks=False)
-    return destination
-
-
-def runner_checkout(destination: Path, installed: Path) -> Path:
-    """A fresh checkout whose plugin installs are restored from `installed`, as a CI cache does.
-
-    Only the plugin virtualenvs are shared: the system database (and any state it could
-    hold) starts empty in every copy.
-    """
-    project = checkout(destination)
-    system_dir = project / ".meltano"
-    system_dir.mkdir()
-    for kind in ("extractors", "loaders"):
-        (system_dir / kind).symlink_to(installed / ".meltano" / kind)
-    return project
-
-
-def meltano(project: Path, *args: str, env: dict[str, str], log: str) -> str:
-    """Run a meltano command in `project`; its output is kept in `project/<log>`."""
-    result = subprocess.run(
-        [meltano_executable(), *args],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=COMMAND_TIMEOUT,
-        check=False,
-    )
-    output = result.stdout + result.stderr
-    (project / log).write_text(output)
-    assert result.returncode == 0, f"meltano {' '.join(args)} failed:\n{output[-6000:]}"
-    return output
-
-
-def api_time(moment: datetime) -> str:
-    """A timeline time parameter: whole seconds, UTC."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_api_time(value: str) -> datetime:
-    """An API time string as an aware datetime."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
-
-
-def comparable(value: t.Any) -> t.Any:
-    """A database value in the form the API gives it (timestamps as UTC instants)."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-    return value
-
-
-def comparable_expected(stream: str, record: dict[str, t.Any]) -> dict[str, t.Any]:
-    """An expected record with its date-time columns as instants."""
-    times = {name for name, kind in schema_types(stream).items() if kind == "date-time"}
-    return {
-        name: parse_api_time(value) if name in times and isinstance(value, str) else value
-        for name, value in record.items()
-    }
-
-
-def schema_types(stream: str) -> dict[str, str]:
-    """Each column's JSON Schema kind: string, date-time, integer, boolean, array or object."""
-    schema = json.loads((REPO / "tap_twitter_metrics" / "schemas" / f"{stream}.json").read_text())
-    kinds = {}
-    for name, prop in schema["properties"].items():
-        types = prop["type"] if isinstance(prop["type"], list) else [prop["type"]]
-        (kind,) = [kind for kind in types if kind != "null"]
-        kinds[name] = "date-time" if prop.get("format") == "date-time" else kind
-    return kinds
-
-
-def snapshot(database: PostgresDatabase) -> Snapshot:
-    """Every row of every table in the tap's schema, keyed by primary key."""
-    tables: Snapshot = {}
-    with database.connect() as connection, connection.cursor(row_factory=dict_row) as cursor:
-        cursor.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-            (SCHEMA,),
-        )
-        for (name,) in [tuple(row.values()) for row in cursor.fetchall()]:
-            cursor.execute(
-                sql.SQL("SELECT * FROM {}.{}").format(*map(sql.Identifier, (SCHEMA, name)))
-            )
-            rows = cursor.fetchall()
-            key = PRIMARY_KEYS.get(name, "id")
-            tables[name] = {row[key]: {c: comparable(v) for c, v in row.items()} for row in rows}
-            assert len(tables[name]) == len(rows), f"duplicate keys in {name}"
-    return tables
-
-
-def differences(table: Table, expected: Table) -> list[str]:
-    """How `table` differs from `expected` on the columns `expected` names, one line each."""
-    lines = [f"missing row {key}" for key in expected.keys() - table.keys()]
-    lines += [f"unexpected row {key}" for key in table.keys() - expected.keys()]
-    for key in sorted(expected.keys() & table.keys()):
-        lines += [
-            f"{key}.{column}: {table[key].get(column)!r} != expected {value!r}"
-            for column, value in expected[key].items()
-            if table[key].get(column) != value
-        ]
-    return lines
-
-
-def assert_rows(table: Table, expected: Table) -> None:
-    """Fail with the first differences, each in full."""
-    if lines := differences(table, expected):
-        pytest.fail(f"{len(lines)} differences:\n" + "\n".join(lines[:20]), pytrace=False)
-
-
-def expected_rows(stream: str, expected: Expected) -> Table:
-    """Expected records of `stream` without the read time, in comparable form."""
-    return {
-        key: {c: v for c, v in comparable_expected(stream, record).items() if c != "observed_at"}
-        for key, record in expected.get(stream, {}).items()
-    }
-
-
-@dataclass
-class Run:
-    """One scheduled run: its project copy, time span, API requests and resulting tables."""
-
-    project: Path
-    started: datetime
-    finished: datetime
-    requests: list[LoggedRequest]
-    tables: Snapshot
-    had_system_db: bool
-
-    def timeline_requests(self) -> list[LoggedRequest]:
-        """Timeline requests of the run."""
-        return [request for request in self.requests if request.route == TIMELINE]
-
-
-class ScheduledPipeline:
-    """A cron job: every run a fresh project copy, the state kept in the state backend."""
-
-    def __init__(
-        self,
-        *,
-        installed: Path,
-        workdir: Path,
-        sandbox: Sandbox,
-        database: PostgresDatabase,
-    ) -> None:
-        self.installed = installed
-        self.workdir = workdir
-        self.sandbox = sandbox
-        self.database = database
-        self.state_dir = workdir / "state-backend"
-        self.state_dir.mkdir()
-        self.runs = 0
-
-    def environment(self) -> dict[str, str]:
-        """What the job's secrets provide: X credentials, database URL, state backend URI."""
-        credentials = {
-            f"TAP_TWITTER_METRICS_{name.upper()}": value
-            if isinstance(value, str)
-            else json.dumps(value)
-            for name, value in self.sandbox.config_for("oauth1").items()
-        }
-        return runner_environment(
-            **credentials,
-            TARGET_POSTGRES_SQLALCHEMY_URL=self.database.sqlalchemy_url,
-            MELTANO_STATE_BACKEND_URI=self.state_dir.as_uri(),
-        )
-
-    def run(self) -> Run:
-        """Check out a fresh copy, restore the plugin installs, run the pipeline once."""
-        self.runs += 1
-        project = runner_checkout(self.workdir / f"runner-{self.runs}", self.installed)
-        had_system_db = (project / ".meltano" / "meltano.db").exists()
-        self.sandbox.clear_requests()
-        started = datetime.now(timezone.utc)
-        meltano(
-            project,
-            f"--environment={ENVIRONMENT}",
-            "run",
-            "tap-twitter-metrics",
-            "target-postgres",
-            env=self.environment(),
-            log="meltano-run.log",
-        )
-        finished = datetime.now(timezone.utc)
-        return Run(
-            project=project,
-            started=started,
-            finished=finished,
-            requests=list(self.sandbox.requests),
-            tables=snapshot(self.database),
-            had_system_db=had_system_db,
-        )
 
 
 @dataclass
@@ -296,8 +80,11 @@ class FirstRun:
 
     run: Run
     expected: Expected
+    history: Snapshot
+    """The rows of the daily snapshot and analytics streams."""
     private_cutoff: datetime
     bookmark: datetime
+    analytics_start: datetime
 
 
 @dataclass
@@ -306,23 +93,10 @@ class SecondRun:
 
     run: Run
     expected: Expected
+    history: Snapshot
     window_start: datetime
     new_post_ids: set[str]
     window_post_ids: set[str]
-
-
-@pytest.fixture(scope="session")
-def installed_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the project with the plugins the tests run installed, once per session."""
-    project = checkout(tmp_path_factory.mktemp("meltano") / "installed")
-    meltano(
-        project,
-        "install",
-        *INSTALLED_PLUGINS,
-        env=runner_environment(),
-        log="meltano-install.log",
-    )
-    return project
 
 
 @pytest.fixture(scope="module")
@@ -333,13 +107,9 @@ def sandbox() -> Iterator[Sandbox]:
 
 
 @pytest.fixture(scope="module")
-def database() -> Iterator[PostgresDatabase]:
+def database(pg_server: PostgresServer) -> Iterator[PostgresDatabase]:
     """An empty database on a real PostgreSQL server."""
-    # Not under pytest's private temp root: the server may run as its own system user.
-    with (
-        tempfile.TemporaryDirectory(prefix="tap-twitter-metrics-pg-") as workdir,
-        postgres_database(Path(workdir), "x_metrics") as db,
-    ):
+    with pg_server.database("x_metrics") as db:
         yield db
 
 
@@ -370,6 +140,36 @@ def logged_private_cutoff(run: Run) -> datetime:
     return parse_api_time(starts.pop())
 
 
+def midnight(moment: datetime) -> datetime:
+    """The start of the moment's UTC day."""
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def expected_analytics(world: World, run: Run, start: datetime) -> Snapshot:
+    """Every bucket since `start` of the own posts and videos younger than 30 days at the run.
+
+    The buckets run to the time the run asked until (its clock); their figures are those the
+    sandbox holds now: completed buckets never change, and nothing grew since the run.
+    """
+    young = run.started - ANALYTICS_POST_AGE
+    resources = {
+        "tweet_analytics": own_posts(world, young),
+        "media_analytics": own_videos(world, young),
+    }
+    tables = {}
+    for stream in ANALYTICS:
+        (end,) = {request.params["end_time"] for request in analytics_requests(run, stream)}
+        tables[stream] = analytics_rows(
+            world,
+            stream,
+            resources[stream],
+            granularity="daily",
+            start=start,
+            end=parse_api_time(end),
+        )
+    return tables
+
+
 @pytest.fixture(scope="module")
 def first_run(pipeline: ScheduledPipeline, sandbox: Sandbox) -> FirstRun:
     """The first scheduled run: no state yet, everything the API reaches."""
@@ -383,8 +183,16 @@ def first_run(pipeline: ScheduledPipeline, sandbox: Sandbox) -> FirstRun:
         private_ids={post.id for post in posts if post.created_at >= cutoff},
         users=[world.main_user_id],
     )
-    bookmark = max(post.created_at for post in posts)
-    return FirstRun(run=run, expected=expected, private_cutoff=cutoff, bookmark=bookmark)
+    analytics_start = midnight(run.started - ANALYTICS_POST_AGE)
+    history = snapshot_rows(expected, run.day) | expected_analytics(world, run, analytics_start)
+    return FirstRun(
+        run=run,
+        expected=expected,
+        history=history,
+        private_cutoff=cutoff,
+        bookmark=max(post.created_at for post in posts),
+        analytics_start=analytics_start,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -403,11 +211,16 @@ def second_run(pipeline: ScheduledPipeline, sandbox: Sandbox, first_run: FirstRu
     )
     expected: Expected = {
         stream: first_run.expected.get(stream, {}) | in_window.get(stream, {})
-        for stream in ALL_STREAMS
+        for stream in CORE_STREAMS
     }
+    snapshots = snapshot_rows(in_window, run.day)
+    history = {stream: first_run.history[stream] | snapshots[stream] for stream in SNAPSHOTS}
+    # The recent buckets read again, and every bucket of the new posts: all since the first.
+    history |= expected_analytics(world, run, first_run.analytics_start)
     return SecondRun(
         run=run,
         expected=expected,
+        history=history,
         window_start=window_start,
         new_post_ids={post.id for post in new_posts},
         window_post_ids={post.id for post in window},
@@ -418,20 +231,45 @@ def second_run(pipeline: ScheduledPipeline, sandbox: Sandbox, first_run: FirstRu
 
 
 def test_first_run_creates_one_table_per_selected_stream(first_run: FirstRun) -> None:
-    assert sorted(first_run.run.tables) == sorted(ALL_STREAMS)
+    assert sorted(first_run.run.tables) == sorted(STREAM_NAMES)
 
 
 def test_first_run_loads_the_row_counts_the_account_implies(first_run: FirstRun) -> None:
     counts = {stream: len(table) for stream, table in first_run.run.tables.items()}
-    expected = {stream: len(first_run.expected.get(stream, {})) for stream in ALL_STREAMS}
+    expected = {stream: len(first_run.expected.get(stream, {})) for stream in CORE_STREAMS}
+    expected |= {stream: len(first_run.history[stream]) for stream in HISTORY_STREAMS}
     assert counts == expected
     assert all(expected.values()), f"the sandbox account should fill every stream: {expected}"
+    assert expected["tweet_metrics_daily"] == expected["tweets"]
 
 
-@pytest.mark.parametrize("stream", ALL_STREAMS)
+@pytest.mark.parametrize("stream", CORE_STREAMS)
 def test_first_run_loads_exact_values(first_run: FirstRun, stream: str) -> None:
     expected = expected_rows(stream, first_run.expected)
     assert_rows(first_run.run.tables[stream], expected)
+
+
+@pytest.mark.parametrize("stream", HISTORY_STREAMS)
+def test_first_run_loads_the_history_of_every_post_exactly(
+    first_run: FirstRun, stream: str
+) -> None:
+    assert_rows(first_run.run.tables[stream], first_run.history[stream])
+
+
+@pytest.mark.parametrize("stream", ANALYTICS)
+def test_first_run_asks_analytics_of_every_young_own_post_since_30_days(
+    first_run: FirstRun, sandbox: Sandbox, stream: str
+) -> None:
+    young = first_run.run.started - ANALYTICS_POST_AGE
+    world = sandbox.world
+    own = own_posts(world, young) if stream == "tweet_analytics" else own_videos(world, young)
+    requests = analytics_requests(first_run.run, stream)
+    asked = [key for request in requests for key in request.params[ID_PARAMS[stream]].split(",")]
+    assert sorted(asked) == sorted(own)
+    assert {request.params["start_time"] for request in requests} == {
+        api_time(first_run.analytics_start)
+    }
+    assert {request.params["granularity"] for request in requests} == {"daily"}
 
 
 def test_first_run_reads_private_metrics_only_inside_the_30_day_window(
@@ -451,10 +289,11 @@ def test_first_run_reads_private_metrics_only_inside_the_30_day_window(
 
 def test_observed_at_is_the_time_of_the_run(first_run: FirstRun) -> None:
     run = first_run.run
-    for stream in ALL_STREAMS:
+    for stream in STREAM_NAMES:
         if stream in {"tweets", "media"}:
             continue
         times = {row["observed_at"] for row in run.tables[stream].values()}
+        assert times, stream
         assert all(run.started - timedelta(seconds=1) <= moment <= run.finished for moment in times)
 
 
@@ -469,11 +308,16 @@ def test_tables_have_the_streams_primary_keys(
             JOIN information_schema.key_column_usage kcu
               ON kcu.constraint_name = tc.constraint_name AND kcu.table_schema = tc.table_schema
             WHERE tc.table_schema = %s AND tc.constraint_type = 'PRIMARY KEY'
+            ORDER BY tc.table_name, kcu.ordinal_position
             """,
             (SCHEMA,),
         ).fetchall()
     assert first_run.run.tables
-    assert dict(rows) == {stream: PRIMARY_KEYS[stream] for stream in ALL_STREAMS}
+    keys: dict[str, tuple[str, ...]] = {}
+    for table, column in rows:
+        keys[table] = (*keys.get(table, ()), column)
+    assert keys == {stream: STREAMS[stream].key for stream in STREAM_NAMES}
+    assert [stream for stream, key in keys.items() if len(key) == 2] == sorted(HISTORY_STREAMS)
 
 
 def test_column_types_fit_the_stream_schemas(
@@ -487,7 +331,7 @@ def test_column_types_fit_the_stream_schemas(
         ).fetchall()
     assert first_run.run.tables
     actual = {(table, column): data_type for table, column, data_type in rows}
-    for stream in ALL_STREAMS:
+    for stream in STREAM_NAMES:
         for column, kind in schema_types(stream).items():
             assert actual[(stream, column)] in TYPE_NAMES[kind], (stream, column, kind)
     counts = {key: kind for key, kind in actual.items() if key[1].endswith("_count")}
@@ -518,10 +362,40 @@ def test_second_run_adds_the_new_posts(first_run: FirstRun, second_run: SecondRu
     assert set(tweets) == set(first_run.run.tables["tweets"]) | second_run.new_post_ids
 
 
-@pytest.mark.parametrize("stream", ALL_STREAMS)
+@pytest.mark.parametrize("stream", CORE_STREAMS)
 def test_second_run_leaves_exactly_the_current_figures(second_run: SecondRun, stream: str) -> None:
     expected = expected_rows(stream, second_run.expected)
     assert_rows(second_run.run.tables[stream], expected)
+
+
+@pytest.mark.parametrize("stream", HISTORY_STREAMS)
+def test_second_run_leaves_exactly_the_history_the_account_implies(
+    second_run: SecondRun, stream: str
+) -> None:
+    assert_rows(second_run.run.tables[stream], second_run.history[stream])
+
+
+def test_a_second_run_on_the_same_day_updates_that_days_snapshots_in_place(
+    first_run: FirstRun, second_run: SecondRun
+) -> None:
+    before = first_run.run.tables["tweet_metrics_daily"]
+    after = second_run.run.tables["tweet_metrics_daily"]
+    day = second_run.run.day
+    assert first_run.run.day == day, "both runs on one UTC day"
+    assert set(after) == {(post_id, day) for post_id in second_run.run.tables["tweets"]}
+    assert set(after) == set(before) | {(post_id, day) for post_id in second_run.new_post_ids}
+    read_again = {(post_id, day) for post_id in second_run.window_post_ids} & set(before)
+    assert read_again
+    assert all(after[key]["observed_at"] > before[key]["observed_at"] for key in read_again)
+    grown = [
+        key
+        for key in read_again
+        if after[key]["public_impression_count"] != before[key]["public_impression_count"]
+    ]
+    assert grown, "the sandbox should have grown some metrics inside the window"
+    unread = set(before) - read_again
+    assert unread
+    assert {key: after[key] for key in unread} == {key: before[key] for key in unread}
 
 
 def test_second_run_updates_lookback_posts_in_place(
@@ -542,7 +416,7 @@ def test_second_run_updates_lookback_posts_in_place(
 def test_posts_outside_the_window_keep_their_rows(
     first_run: FirstRun, second_run: SecondRun
 ) -> None:
-    for stream in ALL_STREAMS:
+    for stream in CORE_STREAMS:
         if not stream.startswith("tweet"):
             continue
         before = first_run.run.tables[stream]
@@ -654,7 +528,7 @@ def test_dev_environment_writes_every_stream_to_jsonl(
         meltano(project, "run", "tap-twitter-metrics", "target-jsonl", env=env, log="dev.log")
         posts = timeline_posts(sb.world, sb.world.main_user_id)
     files = {path.stem: path for path in (project / "output").glob("*.jsonl")}
-    assert sorted(files) == sorted(ALL_STREAMS)
+    assert sorted(files) == sorted(STREAM_NAMES)
     assert all(path.read_text().strip() for path in files.values())
     tweets = [json.loads(line) for line in files["tweets"].read_text().splitlines()]
     assert sorted(tweet["id"] for tweet in tweets) == sorted(post.id for post in posts)

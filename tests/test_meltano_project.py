@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tap_twitter_metrics.catalogue import STREAM_NAMES
 from tap_twitter_metrics.settings import CONFIG_SCHEMA
 from tap_twitter_metrics_sandbox import CREDENTIALS, MAIN_USER_ID
-from tests.tapruns import ALL_STREAMS, PUBLIC_STREAMS
+from tests.tapruns import PUBLIC_STREAMS
 
 REPO = Path(__file__).resolve().parents[1]
 TAP = "tap-twitter-metrics"
@@ -50,7 +51,11 @@ PINNED = {
     "target-jsonl": re.compile(r"target-jsonl==0\.1\.4"),
     "target-snowflake": re.compile(r"meltanolabs-target-snowflake==[0-9]+\.[0-9]+\.[0-9]+"),
 }
-MELTANO_KINDS = {"string": {"string", "password"}, "integer": {"integer"}, "array": {"array"}}
+MELTANO_KINDS = {
+    "string": {"string", "password", "options"},
+    "integer": {"integer"},
+    "array": {"array"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +145,9 @@ def test_tap_settings_have_their_kinds_and_defaults(project: dict[str, t.Any]) -
         else:
             assert declared[name]["kind"] in MELTANO_KINDS[kind], name
         assert declared[name].get("value") == prop.get("default"), name
+        if declared[name]["kind"] == "options":
+            options = [option["value"] for option in declared[name]["options"]]
+            assert options == prop["enum"], name
 
 
 def test_secret_settings_are_sensitive(project: dict[str, t.Any]) -> None:
@@ -171,7 +179,7 @@ def test_dev_runs_against_the_sandbox_as_its_main_account(project: dict[str, t.A
         name: CREDENTIALS[name] for name in OAUTH1
     }
     assert CREDENTIALS["access_token"].startswith(MAIN_USER_ID)
-    assert selected_streams(tap["select"]) == set(ALL_STREAMS)
+    assert selected_streams(tap["select"]) == set(STREAM_NAMES)
 
 
 def test_dev_writes_jsonl_into_output(project: dict[str, t.Any]) -> None:
@@ -200,5 +208,5 @@ def test_scheduled_environments_select_public_and_own_account_streams(
     project: dict[str, t.Any], name: str
 ) -> None:
     selected = selected_streams(environment(project, name)[TAP]["select"])
-    assert set(PUBLIC_STREAMS) <= selected <= set(ALL_STREAMS)
+    assert set(PUBLIC_STREAMS) <= selected <= set(STREAM_NAMES)
     assert {"tweet_non_public_metrics", "tweet_organic_metrics"} <= selected

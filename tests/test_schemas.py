@@ -93,14 +93,101 @@ DOCUMENTED_COLUMNS: dict[str, list[str]] = {
     "media_non_public_metrics": ["media_key", "observed_at", *PLAYBACK],
     "media_organic_metrics": ["media_key", "observed_at", *PLAYBACK, "view_count"],
     "media_promoted_metrics": ["media_key", "observed_at", *PLAYBACK, "view_count"],
+    "tweet_metrics_daily": [
+        "tweet_id",
+        "snapshot_date",
+        "author_id",
+        "created_at",
+        "observed_at",
+        "public_retweet_count",
+        "public_reply_count",
+        "public_like_count",
+        "public_quote_count",
+        "public_bookmark_count",
+        "public_impression_count",
+        "non_public_impression_count",
+        "non_public_url_link_clicks",
+        "non_public_user_profile_clicks",
+        "non_public_engagements",
+        *(f"organic_{name}" for name in ENGAGEMENT),
+        *(f"promoted_{name}" for name in ENGAGEMENT),
+    ],
+    "media_metrics_daily": [
+        "media_key",
+        "snapshot_date",
+        "observed_at",
+        "public_view_count",
+        *(f"non_public_{name}" for name in PLAYBACK),
+        *(f"organic_{name}" for name in (*PLAYBACK, "view_count")),
+        *(f"promoted_{name}" for name in (*PLAYBACK, "view_count")),
+    ],
+    # X's analytics field names, as the API documentation lists them, then three keys its
+    # examples show.
+    "tweet_analytics": [
+        "tweet_id",
+        "timestamp",
+        "granularity",
+        "author_id",
+        "observed_at",
+        "app_install_attempts",
+        "app_opens",
+        "bookmarks",
+        "detail_expands",
+        "email_tweet",
+        "engagements",
+        "follows",
+        "hashtag_clicks",
+        "impressions",
+        "likes",
+        "media_views",
+        "permalink_clicks",
+        "quote_tweets",
+        "replies",
+        "retweets",
+        "shares",
+        "unfollows",
+        "unlikes",
+        "url_clicks",
+        "user_profile_clicks",
+        "link_clicks",
+        "media_engagements",
+        "profile_visits",
+    ],
+    "media_analytics": [
+        "media_key",
+        "timestamp",
+        "granularity",
+        "author_id",
+        "observed_at",
+        "cta_url_clicks",
+        "cta_watch_clicks",
+        "play_from_tap",
+        "playback25",
+        "playback50",
+        "playback75",
+        "playback_complete",
+        "playback_start",
+        "video_views",
+        "watch_time_ms",
+    ],
 }
 PRIMARY_KEYS = {
-    "users": "id",
-    "tweets": "id",
-    "media": "media_key",
-    **{stream: "tweet_id" for stream in STREAM_NAMES if stream.startswith("tweet_")},
-    **{stream: "media_key" for stream in STREAM_NAMES if stream.startswith("media_")},
+    "users": ["id"],
+    "tweets": ["id"],
+    "media": ["media_key"],
+    "tweet_metrics_daily": ["tweet_id", "snapshot_date"],
+    "media_metrics_daily": ["media_key", "snapshot_date"],
+    "tweet_analytics": ["tweet_id", "timestamp", "granularity"],
+    "media_analytics": ["media_key", "timestamp", "granularity"],
+    **{name: ["tweet_id"] for name in DOCUMENTED_COLUMNS if name.endswith("metrics")},
 }
+PRIMARY_KEYS.update(
+    {
+        name: ["media_key"]
+        for name in DOCUMENTED_COLUMNS
+        if name.startswith("media_") and name.endswith("metrics")
+    }
+)
 ID_COLUMNS = {
     "id",
     "tweet_id",
@@ -109,7 +196,7 @@ ID_COLUMNS = {
     "in_reply_to_user_id",
     "media_key",
 }
-TIME_COLUMNS = {"created_at", "observed_at"}
+TIME_COLUMNS = {"created_at", "observed_at", "timestamp"}
 SCALAR_TYPES = {"string", "integer", "boolean", "number"}
 
 
@@ -142,9 +229,9 @@ def test_schema_is_strict(stream: str) -> None:
     Draft202012Validator.check_schema(schema)
     assert schema["type"] == "object"
     assert schema["additionalProperties"] is False
-    pk = PRIMARY_KEYS[stream]
-    assert schema["required"] == [pk]
-    assert schema["properties"][pk]["type"] == "string"
+    required = PRIMARY_KEYS[stream]
+    assert schema["required"] == required
+    assert all(schema["properties"][column]["type"] == "string" for column in required)
     for column, prop in schema["properties"].items():
         if column in ID_COLUMNS:
             assert prop["type"] in ("string", ["string", "null"]), column

@@ -12,7 +12,7 @@ import pytest
 
 from tap_twitter_metrics.settings import SECRET_SETTINGS
 from tests.faultruns import assert_no_secret, sandbox, secrets_of, sync_config
-from tests.tapruns import ALL_STREAMS, PUBLIC_STREAMS, run_tap
+from tests.tapruns import CORE_STREAMS, PUBLIC_STREAMS, run_tap
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -28,7 +28,7 @@ def test_a_debug_level_sync_prints_no_secret(
         config = sync_config(sb, credentials)
         if credentials == "oauth2":
             config["oauth2_token_file"] = str(tmp_path / "tokens.json")
-        streams = PUBLIC_STREAMS if credentials == "bearer" else ALL_STREAMS
+        streams = PUBLIC_STREAMS if credentials == "bearer" else CORE_STREAMS
         run = run_tap(config, tmp_path, streams=streams)
         secrets = secrets_of(config, sb)
 

@@ -15,7 +15,7 @@ from tests.expected import (
     timeline_posts,
     without_observed_at,
 )
-from tests.tapruns import ALL_STREAMS, PUBLIC_STREAMS, TapRun, run_tap
+from tests.tapruns import CORE_STREAMS, PUBLIC_STREAMS, TapRun, run_tap
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -38,7 +38,7 @@ def timeline_requests(sb: Sandbox) -> list[LoggedRequest]:
 
 
 def assert_records(run: TapRun, expected: dict[str, dict[str, dict[str, t.Any]]]) -> None:
-    for stream in ALL_STREAMS:
+    for stream in CORE_STREAMS:
         got = run.by_key(stream)
         assert len(run.records(stream)) == len(got), f"{stream} has duplicate keys"
         assert without_observed_at(got) == expected.get(stream, {}), stream
@@ -61,11 +61,11 @@ def test_first_sync_of_own_account_emits_every_record_of_every_stream(
         world, posts, private_ids=own_private_ids(posts), users=[world.main_user_id]
     )
     assert_records(run, expected)
-    assert {stream: len(expected[stream]) for stream in ALL_STREAMS} == {
-        stream: len(run.records(stream)) for stream in ALL_STREAMS
+    assert {stream: len(expected[stream]) for stream in CORE_STREAMS} == {
+        stream: len(run.records(stream)) for stream in CORE_STREAMS
     }
-    assert all(len(expected[stream]) > 0 for stream in ALL_STREAMS)
-    assert run.schema_counts == dict.fromkeys(ALL_STREAMS, 1)
+    assert all(len(expected[stream]) > 0 for stream in CORE_STREAMS)
+    assert run.schema_counts == dict.fromkeys(CORE_STREAMS, 1)
 
 
 def test_first_sync_asks_the_api_once_per_hundred_posts_per_pass(
@@ -393,3 +393,22 @@ def test_metrics_without_the_tweets_stream_still_keep_a_bookmark(
     ]
     assert "records: tweet_public_metrics=" in run.stderr
     assert "tweets=" not in run.stderr.split("Sync done")[-1]
+
+
+def test_own_posts_named_by_id_are_written_when_analytics_read_the_own_timeline(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    world = sandbox.world
+    since = datetime.now(timezone.utc) - timedelta(days=10)
+    own = [post.id for post in timeline_posts(world, world.main_user_id, since=since)][:5]
+    config = {**sandbox.config_for("oauth1"), "tweet_ids": own}
+    run = run_tap(config, tmp_path, streams=["tweets", "tweet_analytics"])
+
+    assert run.returncode == 0, run.stderr
+    assert sorted(record["id"] for record in run.records("tweets")) == sorted(own)
+    assert [r.route for r in sandbox.requests] == [
+        "/2/users/me",
+        "/2/tweets",
+        "/2/users/:id/tweets",
+        "/2/tweets/analytics",
+    ]

@@ -64,7 +64,10 @@ class SandboxOptions:
     (None: the published limits). `now` pins the instant the world is generated around
     (default: the real time at start); private-field visibility always uses the real clock.
     `not_found_variant` picks how GET /2/tweets/:id reports an unknown id: "errors" (HTTP 200
-    with only `errors`) or "404" (problem body).
+    with only `errors`) or "404" (problem body). `analytics_forbidden` makes both analytics
+    endpoints answer 403 "Client Forbidden" (client-not-enrolled) to everyone, as X does to
+    some accounts or tiers. `analytics_string_counter` False turns off the one counter served
+    as text (`World.string_counter_media_key`).
     """
 
     seed: int = 7
@@ -79,6 +82,8 @@ class SandboxOptions:
     oauth2_access_ttl: int = 7200
     now: datetime | None = None
     not_found_variant: str = "errors"
+    analytics_forbidden: bool = False
+    analytics_string_counter: bool = True
 
     def validate(self) -> None:
         """Raise ValueError on an impossible option."""
@@ -115,15 +120,19 @@ class Sandbox:
             partner_posts=opts.partner_posts,
             lookup_posts=opts.lookup_posts,
             now=opts.now or default_now(),
+            string_counter=opts.analytics_string_counter,
         )
         self.faults = FaultTable()
         self.limiter = RateLimiter(limit=opts.rate_limit, window_seconds=opts.window_seconds)
-        self.authenticator = Authenticator(access_ttl=opts.oauth2_access_ttl)
+        self.authenticator = Authenticator(
+            access_ttl=opts.oauth2_access_ttl, clock=lambda: self.world.now_ms() / 1000
+        )
         api = Api(
             self.world,
             promoted_variant=opts.promoted_variant,
             retweet_key=opts.retweet_key,
             not_found_variant=opts.not_found_variant,
+            analytics_forbidden=opts.analytics_forbidden,
         )
         self.app = SandboxApp(
             world=self.world,

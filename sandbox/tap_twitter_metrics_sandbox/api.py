@@ -6,15 +6,23 @@ import base64
 import binascii
 import re
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from tap_twitter_metrics_sandbox.analytics import (
+    MEDIA_GRANULARITIES,
+    MEDIA_METRICS,
+    TWEET_GRANULARITIES,
+    TWEET_METRICS,
+)
 from tap_twitter_metrics_sandbox.world import DAY_MS, Post, User, World, api_time, snowflake
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Callable, Iterable
 
+    from tap_twitter_metrics_sandbox.analytics import Bucket
     from tap_twitter_metrics_sandbox.auth import Caller
     from tap_twitter_metrics_sandbox.world import Media, Timeline
 
@@ -22,6 +30,7 @@ PROBLEMS = "https://api.twitter.com/2/problems/"
 ID_RE = re.compile(r"^[0-9]{1,19}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,3}))?Z$")
+MEDIA_KEY_RE = re.compile(r"^([0-9]+)_([0-9]+)$")
 
 TWEET_FIELDS = (
     "article",
@@ -156,6 +165,78 @@ MEDIA_PRIVATE: dict[str, tuple[str, ...]] = {
 TIMELINE_CAP = 3200
 TIMELINE_CAP_NO_REPLIES = 800
 
+CLIENT_FORBIDDEN = {
+    "client_id": "30000001",
+    "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys"
+    " and tokens from a Twitter developer App that is attached to a Project. You can create a"
+    " project via the developer portal.",
+    "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
+    "title": "Client Forbidden",
+    "required_enrollment": "Appropriate Level of API Access",
+    "reason": "client-not-enrolled",
+    "type": "https://api.twitter.com/2/problems/client-forbidden",
+}
+APP_ONLY_FORBIDDEN = {
+    "title": "Unsupported Authentication",
+    "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for this endpoint."
+    "  Supported authentication types are [OAuth 1.0a User Context, OAuth 2.0 User Context].",
+    "type": PROBLEMS + "unsupported-authentication",
+    "status": 403,
+}
+
+
+ANALYTICS_PARAMS = ("end_time", "granularity", "start_time")
+
+
+@dataclass(frozen=True)
+class AnalyticsEndpoint:
+    """What tells the two analytics endpoints apart."""
+
+    resource_type: str
+    key_param: str
+    key_pattern: re.Pattern[str]
+    fields_param: str
+    metrics: tuple[str, ...]
+    granularities: tuple[str, ...]
+    default_granularity: str
+    item_key: str
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        """Every accepted value of the fields parameter.
+
+        Besides the metrics, the names of the response's parts: accepted, always present.
+        """
+        return tuple(sorted((*self.metrics, self.item_key, "timestamp", "timestamped_metrics")))
+
+
+TWEET_ANALYTICS = AnalyticsEndpoint(
+    "tweet", "ids", ID_RE, "analytics.fields", TWEET_METRICS, TWEET_GRANULARITIES, "total", "id"
+)
+# The facts show only post items, keyed "id"; media items are keyed "media_key" here, as media
+# objects are everywhere else in the API. A tap should accept "id" as well.
+MEDIA_ANALYTICS = AnalyticsEndpoint(
+    "media",
+    "media_keys",
+    MEDIA_KEY_RE,
+    "media_analytics.fields",
+    MEDIA_METRICS,
+    MEDIA_GRANULARITIES,
+    "daily",
+    "media_key",
+)
+
+
+@dataclass(frozen=True)
+class AnalyticsQuery:
+    """A validated analytics request; `metrics` in the endpoint's order, empty if none asked."""
+
+    keys: list[str]
+    metrics: tuple[str, ...]
+    granularity: str
+    start_ms: int
+    end_ms: int
+
 
 @dataclass
 class Result:
@@ -202,7 +283,7 @@ def not_found(resource_type: str, parameter: str, value: str) -> dict[str, Any]:
 
 def not_authorized(resource_type: str, parameter: str, value: str) -> dict[str, Any]:
     """Return a partial Authorization Error (protected or suspended author)."""
-    noun = "Tweet" if resource_type == "tweet" else "user"
+    noun = {"tweet": "Tweet", "media": "media"}.get(resource_type, "user")
     return {
         "value": value,
         "detail": f"Sorry, you are not authorized to see the {noun} with {parameter}: [{value}].",
@@ -267,17 +348,22 @@ def _split_list(
     out: list[str] = []
     for value in values:
         if value not in allowed_set:
-            problems.append(
-                _problem(
-                    name,
-                    [value],
-                    f"The `{name}` query parameter value [{value}] is not one of"
-                    f" [{','.join(allowed)}]",
-                )
-            )
+            problems.append(_not_one_of(name, value, allowed))
         elif value not in out:
             out.append(value)
     return out
+
+
+def _not_one_of(name: str, value: str, allowed: Iterable[str]) -> dict[str, Any]:
+    return _problem(
+        name,
+        [value],
+        f"The `{name}` query parameter value [{value}] is not one of [{','.join(allowed)}]",
+    )
+
+
+def _empty(name: str, raw: str) -> dict[str, Any]:
+    return _problem(name, [raw], f"The `{name}` query parameter can not be empty")
 
 
 def parse_fields(
@@ -334,7 +420,7 @@ def _check_list_size(name: str, raw: str, problems: list[dict[str, Any]]) -> Non
     """Append a problem unless the comma-separated list `raw` holds 1 to 100 values."""
     count = len(raw.split(","))
     if not raw:
-        problems.append(_problem(name, [raw], f"The `{name}` query parameter can not be empty"))
+        problems.append(_empty(name, raw))
     elif count > 100:
         problems.append(
             _problem(
@@ -380,6 +466,72 @@ def _parse_time(name: str, value: str, problems: list[dict[str, Any]]) -> int | 
     return None
 
 
+def _check_unique(name: str, values: list[str], problems: list[dict[str, Any]]) -> None:
+    """Append a problem for every value a list parameter repeats."""
+    for value in (v for v, count in Counter(values).items() if count > 1):
+        problems.append(
+            _problem(
+                name,
+                [value],
+                f"The `{name}` query parameter value [{value}] is repeated: values must be unique",
+            )
+        )
+
+
+def _required_time(name: str, params: dict[str, str], problems: list[dict[str, Any]]) -> int | None:
+    """Parse a required time parameter; a missing or empty one is a problem."""
+    if not params.get(name):
+        problems.append(_empty(name, params.get(name, "")))
+        return None
+    return _parse_time(name, params[name], problems)
+
+
+def _analytics_window(
+    params: dict[str, str], now_ms: int, problems: list[dict[str, Any]]
+) -> tuple[int, int]:
+    """The [start_time, end_time) of an analytics request: start not in the future, end after."""
+    start_ms = _required_time("start_time", params, problems)
+    end_ms = _required_time("end_time", params, problems)
+    if start_ms is not None and start_ms > now_ms:
+        value = params["start_time"]
+        problems.append(
+            _problem(
+                "start_time",
+                [value],
+                f"Invalid 'start_time':'{value}'. 'start_time' must not be in the future",
+            )
+        )
+    if start_ms is not None and end_ms is not None and end_ms <= start_ms:
+        problems.append(_order_problem(params))
+    return start_ms or 0, end_ms or 0
+
+
+def parse_analytics_query(
+    endpoint: AnalyticsEndpoint, params: dict[str, str], now_ms: int
+) -> AnalyticsQuery:
+    """Validate an analytics request; raise InvalidRequestError with every problem."""
+    problems: list[dict[str, Any]] = []
+    name = endpoint.key_param
+    check_known_params(params, (name, endpoint.fields_param, *ANALYTICS_PARAMS), problems)
+    raw = params.get(name, "")
+    _check_list_size(name, raw, problems)
+    keys = raw.split(",") if raw else []
+    for key in keys:
+        _check_match(name, key, endpoint.key_pattern, problems)
+    _check_unique(name, keys, problems)
+    asked = _split_list(params, endpoint.fields_param, endpoint.field_names, problems)
+    if endpoint.fields_param in params:
+        _check_unique(endpoint.fields_param, params[endpoint.fields_param].split(","), problems)
+    granularity = params.get("granularity", endpoint.default_granularity)
+    if granularity not in endpoint.granularities:
+        problems.append(_not_one_of("granularity", granularity, endpoint.granularities))
+    start_ms, end_ms = _analytics_window(params, now_ms, problems)
+    if problems:
+        raise InvalidRequestError(problems)
+    metrics = tuple(m for m in endpoint.metrics if m in asked)
+    return AnalyticsQuery(keys, metrics, granularity, start_ms, end_ms)
+
+
 def _encode_token(direction: str, user_id: str, cursor: int) -> str:
     raw = f"{direction}:{user_id}:{cursor}".encode()
     return base64.b32encode(raw).decode().rstrip("=").lower()
@@ -404,11 +556,13 @@ class Api:
         promoted_variant: str,
         retweet_key: str,
         not_found_variant: str,
+        analytics_forbidden: bool = False,
     ) -> None:
         self.world = world
         self.promoted_variant = promoted_variant
         self.retweet_key = retweet_key
         self.not_found_variant = not_found_variant
+        self.analytics_forbidden = analytics_forbidden
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -689,23 +843,70 @@ class Api:
     def users_me(self, params: dict[str, str], caller: Caller) -> Result:
         """GET /2/users/me."""
         if caller.user_id is None:
-            return Result(
-                403,
-                {
-                    "title": "Unsupported Authentication",
-                    "detail": "Authenticating with OAuth 2.0 Application-Only is forbidden for"
-                    " this endpoint.  Supported authentication types are [OAuth 1.0a User"
-                    " Context, OAuth 2.0 User Context].",
-                    "type": PROBLEMS + "unsupported-authentication",
-                    "status": 403,
-                },
-            )
+            return Result(403, dict(APP_ONLY_FORBIDDEN))
         problems: list[dict[str, Any]] = []
         check_known_params(params, USER_PARAMS, problems)
         fields = parse_fields(params, problems, expansions=USER_EXPANSIONS)
         if problems:
             raise InvalidRequestError(problems)
         return Result(200, {"data": self.render_user(self.world.users[caller.user_id], fields)})
+
+    def tweet_analytics(self, params: dict[str, str], caller: Caller) -> Result:
+        """GET /2/tweets/analytics."""
+        return self._analytics(TWEET_ANALYTICS, params, caller)
+
+    def media_analytics(self, params: dict[str, str], caller: Caller) -> Result:
+        """GET /2/media/analytics."""
+        return self._analytics(MEDIA_ANALYTICS, params, caller)
+
+    def _analytics(
+        self, endpoint: AnalyticsEndpoint, params: dict[str, str], caller: Caller
+    ) -> Result:
+        """Enrolment first, then user context, then the parameters; own resources only."""
+        if self.analytics_forbidden:
+            return Result(403, dict(CLIENT_FORBIDDEN))
+        if caller.user_id is None:
+            return Result(403, dict(APP_ONLY_FORBIDDEN))
+        # Never before the last advance: its growth must be in the figures it changed.
+        now_ms = self.world.now_ms()
+        query = parse_analytics_query(endpoint, params, now_ms)
+        series: Callable[..., list[Bucket]] = (
+            self.world.tweet_analytics
+            if endpoint.resource_type == "tweet"
+            else self.world.media_analytics
+        )
+        data: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        for key in query.keys:
+            refusal = self._analytics_refusal(endpoint, key, caller.user_id)
+            if refusal is not None:
+                errors.append(refusal)
+                continue
+            buckets = series(
+                key, query.granularity, query.start_ms, query.end_ms, now_ms, fields=query.metrics
+            )
+            metrics = [{"timestamp": at, "metrics": figures} for at, figures in buckets]
+            data.append({endpoint.item_key: key, "timestamped_metrics": metrics})
+        return Result(200, _envelope(data, {}, errors))
+
+    def _analytics_refusal(
+        self, endpoint: AnalyticsEndpoint, key: str, user_id: str
+    ) -> dict[str, Any] | None:
+        """The partial error standing for a resource without analytics for the user, if any."""
+        kind, parameter = endpoint.resource_type, endpoint.key_param
+        if kind == "tweet":
+            post = self.world.post(key)
+            owner, measured = (post.author_id if post else None), True
+        else:
+            found = self.world.media_owner(key)
+            owner = found[0] if found else None
+            measured = found is not None and self.world.media[key].has_metrics
+        if owner is None:
+            return not_found(kind, parameter, key)
+        if owner != user_id:
+            return not_authorized(kind, parameter, key)
+        # Photos and GIFs have no analytics: the backend finds nothing, as for unknown keys.
+        return None if measured else not_found(kind, parameter, key)
 
     def _users(
         self, keys: list[str], parameter: str, params: dict[str, str], *, single: bool
@@ -859,14 +1060,17 @@ def _parse_window(
     if "end_time" in params:
         query.end_ms = _parse_time("end_time", params["end_time"], problems)
     if query.start_ms is not None and query.end_ms is not None and query.start_ms > query.end_ms:
-        problems.append(
-            _problem(
-                "start_time",
-                [params["start_time"]],
-                f"Invalid 'start_time':'{params['start_time']}'. 'start_time' must be before"
-                f" 'end_time':'{params['end_time']}'",
-            )
-        )
+        problems.append(_order_problem(params))
+
+
+def _order_problem(params: dict[str, str]) -> dict[str, Any]:
+    """The problem of a start_time that is not before the end_time."""
+    return _problem(
+        "start_time",
+        [params["start_time"]],
+        f"Invalid 'start_time':'{params['start_time']}'. 'start_time' must be before"
+        f" 'end_time':'{params['end_time']}'",
+    )
 
 
 def _parse_cursor(

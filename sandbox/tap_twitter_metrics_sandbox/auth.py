@@ -10,13 +10,16 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from oauthlib.oauth1 import RequestValidator, ResourceEndpoint
 from typing_extensions import override
 
 from tap_twitter_metrics_sandbox.world import MAIN_USER_ID, PARTNER_USER_ID
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 CREDENTIALS: dict[str, str] = {
     "bearer_token": "sandbox-app-bearer-token",
@@ -32,6 +35,8 @@ CREDENTIALS: dict[str, str] = {
 }
 
 DEFAULT_SCOPES = ("tweet.read", "users.read", "offline.access")
+# How far an OAuth 1.0a timestamp may be from the sandbox's clock (oauthlib's default).
+TIMESTAMP_LIFETIME = 600
 
 _DUMMY_CLIENT = "dummy-client-key"
 _DUMMY_TOKEN = "dummy-access-token"  # noqa: S105 -- placeholder oauthlib requires
@@ -55,11 +60,21 @@ class Caller:
 
 
 class _Validator(RequestValidator):
-    """Knows the sandbox's consumer and access tokens; accepts http and short test keys."""
+    """Knows the sandbox's consumer and access tokens; accepts http and short test keys.
 
-    def __init__(self, tokens: dict[str, tuple[str, str]]) -> None:
+    Timestamps are judged by the sandbox's clock (`clock`, seconds), which a simulated day
+    moves ahead of the real one: oauthlib's own check, by the real clock, is turned off.
+    """
+
+    def __init__(self, tokens: dict[str, tuple[str, str]], clock: Callable[[], float]) -> None:
         super().__init__()
         self._tokens = tokens
+        self._clock = clock
+
+    @property
+    @override
+    def timestamp_lifetime(self) -> int:
+        return 10**10
 
     @property
     @override
@@ -130,7 +145,7 @@ class _Validator(RequestValidator):
         request_token: str | None = None,
         access_token: str | None = None,
     ) -> bool:
-        return True
+        return abs(self._clock() - int(timestamp)) <= TIMESTAMP_LIFETIME
 
     @override
     def validate_realms(
@@ -197,9 +212,12 @@ def _verifier_matches(verifier: str, code: _AuthCode) -> bool:
 
 
 class Authenticator:
-    """Verifies credentials on API requests and runs the OAuth 2.0 endpoints."""
+    """Verifies credentials on API requests and runs the OAuth 2.0 endpoints.
 
-    def __init__(self, *, access_ttl: int) -> None:
+    `clock` is the sandbox's now in seconds, by which OAuth 1.0a timestamps are judged.
+    """
+
+    def __init__(self, *, access_ttl: int, clock: Callable[[], float] = time.time) -> None:
         self.access_ttl = access_ttl
         self._lock = threading.Lock()
         self._oauth1_tokens: dict[str, tuple[str, str]] = {
@@ -209,7 +227,7 @@ class Authenticator:
                 CREDENTIALS["partner_access_token_secret"],
             ),
         }
-        self._endpoint = ResourceEndpoint(_Validator(self._oauth1_tokens))
+        self._endpoint = ResourceEndpoint(_Validator(self._oauth1_tokens, clock))
         self._access: dict[str, _AccessToken] = {}
         self._refresh: dict[str, _RefreshToken] = {
             CREDENTIALS["oauth2_refresh_token"]: _RefreshToken(MAIN_USER_ID, DEFAULT_SCOPES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -46,24 +47,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--not-found-variant", choices=("errors", "404"), default=defaults.not_found_variant
     )
+    _add_analytics_flags(parser)
     return parser
 
 
-def _options(args: argparse.Namespace) -> SandboxOptions:
-    """Return the sandbox options given on the command line."""
-    return SandboxOptions(
-        seed=args.seed,
-        posts=args.posts,
-        partner_posts=args.partner_posts,
-        rate_limit=args.rate_limit,
-        window_seconds=args.window_seconds,
-        latency_ms=args.latency_ms,
-        promoted_variant=args.promoted_variant,
-        retweet_key=args.retweet_key,
-        lookup_posts=args.lookup_posts,
-        oauth2_access_ttl=args.oauth2_access_ttl,
-        not_found_variant=args.not_found_variant,
+def _add_analytics_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--analytics-forbidden",
+        action="store_true",
+        help="answer the analytics endpoints with 403 Client Forbidden (client-not-enrolled)",
     )
+    parser.add_argument(
+        "--no-analytics-string-counter",
+        dest="analytics_string_counter",
+        action="store_false",
+        help="serve no analytics counter as text",
+    )
+
+
+def _options(args: argparse.Namespace) -> SandboxOptions:
+    """Return the sandbox options given on the command line (each flag is named after one)."""
+    names = {option.name for option in dataclasses.fields(SandboxOptions)}
+    return SandboxOptions(**{k: v for k, v in vars(args).items() if k in names})
 
 
 def _stop_event() -> threading.Event:

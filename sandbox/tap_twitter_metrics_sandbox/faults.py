@@ -32,6 +32,9 @@ PUBLISHED_LIMITS: dict[str, tuple[int, int]] = {
     "/2/users/by": (300, 900),
     "/2/users": (300, 900),
     "/2/users/:id": (300, 900),
+    # User context only; the app-only figure only labels the 403 an app-only token gets.
+    "/2/tweets/analytics": (300, 300),
+    "/2/media/analytics": (300, 300),
 }
 DEFAULT_LIMIT = (300, 900)
 

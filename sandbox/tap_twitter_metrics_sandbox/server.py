@@ -16,7 +16,13 @@ from urllib.parse import parse_qsl, urlsplit
 
 from typing_extensions import override
 
-from tap_twitter_metrics_sandbox.api import Api, InvalidRequestError, Result, invalid_request_body
+from tap_twitter_metrics_sandbox.api import (
+    CLIENT_FORBIDDEN,
+    Api,
+    InvalidRequestError,
+    Result,
+    invalid_request_body,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,18 +33,25 @@ if TYPE_CHECKING:
 
 JSON_TYPE = "application/json; charset=utf-8"
 
-_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("/2/users/me", re.compile(r"^/2/users/me$")),
-    ("/2/users/by/username/:username", re.compile(r"^/2/users/by/username/(?P<username>[^/]+)$")),
-    ("/2/users/by", re.compile(r"^/2/users/by$")),
-    ("/2/users/:id/tweets", re.compile(r"^/2/users/(?P<id>[^/]+)/tweets$")),
-    ("/2/users/:id", re.compile(r"^/2/users/(?P<id>[^/]+)$")),
-    ("/2/users", re.compile(r"^/2/users$")),
-    ("/2/tweets/:id", re.compile(r"^/2/tweets/(?P<id>[^/]+)$")),
-    ("/2/tweets", re.compile(r"^/2/tweets$")),
-    ("/2/oauth2/token", re.compile(r"^/2/oauth2/token$")),
-    ("/2/oauth2/revoke", re.compile(r"^/2/oauth2/revoke$")),
-    ("/i/oauth2/authorize", re.compile(r"^/i/oauth2/authorize$")),
+# Route templates, tried in this order: a `:name` segment matches any one path segment.
+_TEMPLATES = (
+    "/2/users/me",
+    "/2/users/by/username/:username",
+    "/2/users/by",
+    "/2/users/:id/tweets",
+    "/2/users/:id",
+    "/2/users",
+    "/2/tweets/analytics",
+    "/2/media/analytics",
+    "/2/tweets/:id",
+    "/2/tweets",
+    "/2/oauth2/token",
+    "/2/oauth2/revoke",
+    "/i/oauth2/authorize",
+)
+_ROUTES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (template, re.compile("^" + re.sub(r":(\w+)", r"(?P<\1>[^/]+)", template) + "$"))
+    for template in _TEMPLATES
 )
 _NO_RATE_LIMIT = frozenset({"/2/oauth2/token", "/2/oauth2/revoke", "/i/oauth2/authorize"})
 
@@ -67,17 +80,6 @@ USAGE_CAPPED = {
     "scope": "Product",
     "detail": "Usage cap exceeded: Monthly product cap",
     "type": "https://api.twitter.com/2/problems/usage-capped",
-}
-CLIENT_FORBIDDEN = {
-    "client_id": "30000001",
-    "detail": "When authenticating requests to the Twitter API v2 endpoints, you must use keys"
-    " and tokens from a Twitter developer App that is attached to a Project. You can create a"
-    " project via the developer portal.",
-    "registration_url": "https://developer.twitter.com/en/docs/projects/overview",
-    "title": "Client Forbidden",
-    "required_enrollment": "Appropriate Level of API Access",
-    "reason": "client-not-enrolled",
-    "type": "https://api.twitter.com/2/problems/client-forbidden",
 }
 
 
@@ -271,6 +273,10 @@ class SandboxApp:
             return api.tweets_lookup(params, caller)
         if route == "/2/tweets/:id":
             return api.tweet_single(path_params["id"], params, caller)
+        if route == "/2/tweets/analytics":
+            return api.tweet_analytics(params, caller)
+        if route == "/2/media/analytics":
+            return api.media_analytics(params, caller)
         if route == "/2/users/me":
             return api.users_me(params, caller)
         if route == "/2/users/by/username/:username":

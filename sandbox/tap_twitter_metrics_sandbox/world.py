@@ -5,12 +5,27 @@ from __future__ import annotations
 import bisect
 import gc
 import random
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
+from tap_twitter_metrics_sandbox.analytics import (
+    MEDIA_METRICS,
+    TWEET_METRICS,
+    Ledger,
+    media_totals,
+    media_track,
+    post_track,
+    report,
+    spans,
+    tweet_totals,
+)
+
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection
+
+    from tap_twitter_metrics_sandbox.analytics import Bucket
 
 TWITTER_EPOCH_MS = 1288834974657
 DAY_MS = 86_400_000
@@ -464,7 +479,9 @@ class World:
     """Every account, post and media object the sandbox serves.
 
     Each part of the world draws from its own seeded stream, in a fixed order: reordering the
-    draws, even within one post, changes the world every seed gives.
+    draws, even within one post, changes the world every seed gives. Analytics draw from
+    streams of their own, keyed by post id or media key, so they change none of the others.
+    `string_counter` False turns off the one text counter of `string_counter_media_key`.
     """
 
     def __init__(
@@ -475,6 +492,7 @@ class World:
         partner_posts: int,
         lookup_posts: int,
         now: datetime,
+        string_counter: bool = True,
     ) -> None:
         self.seed = seed
         self.start_ms = int(now.timestamp()) * 1000
@@ -487,6 +505,11 @@ class World:
         self.timelines: dict[str, Timeline] = {}
         self.username_index: dict[str, str] = {}
         self.advances = 0
+        self.ledger = Ledger()
+        self.string_counter = string_counter
+        self._clock_ms = self.start_ms
+        self._owners: dict[str, tuple[str, int]] = {}
+        self._owners_at = -1
         self._ids = _Ids()
         self._foreign: list[Post] = []
         self._foreign_ms: list[int] = []
@@ -498,6 +521,7 @@ class World:
         finally:
             if gc_was_enabled:
                 gc.enable()
+        self._string_counter_key = self._pick_string_counter()
 
     def _build(self, posts: int, partner_posts: int, lookup_posts: int) -> None:
         seed = self.seed
@@ -819,6 +843,7 @@ class World:
         Deterministic for the seed and the number of earlier advances.
         """
         self.advances += 1
+        self._clock_ms = max(self._clock_ms, now_ms)
         rng = _rng(self.seed, f"advance:{self.advances}")
         created: list[Post] = []
         if metric_growth:
@@ -844,38 +869,135 @@ class World:
         return created
 
     def _grow(self, rng: random.Random, now_ms: int) -> None:
+        """Grow posts younger than 7 days and their videos; note the growth in the ledger."""
         cutoff = now_ms - 7 * DAY_MS
         grown_media: set[str] = set()
         for post in self.posts:
             if post.created_ms < cutoff:
                 continue
-            for fam in (post.organic_metrics, post.promoted_metrics):
-                if not fam:
-                    continue
-                fam["impression_count"] += rng.randint(10, 400)
-                fam["like_count"] += rng.randint(0, 12)
-                fam["reply_count"] += rng.randint(0, 3)
-                fam["retweet_count"] += rng.randint(0, 4)
-                fam["user_profile_clicks"] += rng.randint(0, 5)
-                if "url_link_clicks" in fam:
-                    fam["url_link_clicks"] += rng.randint(0, 6)
-            post.extra["quote_count"] = post.extra.get("quote_count", 0) + rng.randint(0, 2)
-            post.extra["bookmark_count"] = post.extra.get("bookmark_count", 0) + rng.randint(0, 2)
-            post.extra["detail_expands"] = post.extra.get("detail_expands", 0) + rng.randint(0, 9)
-            derive_public(post)
+            before = tweet_totals(post)
+            _grow_post(rng, post)
+            self.ledger.record(post.id, now_ms, before, tweet_totals(post))
             for key in post.media_keys:
                 media = self.media[key]
                 if key in grown_media or not media.has_metrics:
                     continue
                 grown_media.add(key)
-                for vfam in (media.organic_metrics, media.promoted_metrics):
-                    if not vfam:
-                        continue
-                    bump = rng.randint(5, 200)
-                    for name in vfam:
-                        vfam[name] += bump
-                        bump = int(bump * 0.7)
-                derive_media(media)
+                before = media_totals(media)
+                _grow_media(rng, media)
+                self.ledger.record(key, now_ms, before, media_totals(media))
+
+    # --- analytics ------------------------------------------------------------------------
+
+    @property
+    def clock_ms(self) -> int:
+        """The world's clock: its generation instant, or the latest advance's if later."""
+        return self._clock_ms
+
+    def now_ms(self) -> int:
+        """The sandbox's now: the real clock, or the world's clock when an advance is later."""
+        return max(int(time.time() * 1000), self._clock_ms)
+
+    @property
+    def string_counter_media_key(self) -> str | None:
+        """The main account's video whose `watch_time_ms` is text in one bucket, if any.
+
+        That bucket is the one holding the video's first publication (`media_owner`).
+        """
+        return self._string_counter_key if self.string_counter else None
+
+    def _pick_string_counter(self) -> str | None:
+        keys = sorted(
+            {
+                key
+                for post in self.timelines[MAIN_USER_ID].posts
+                for key in post.media_keys
+                if self.media[key].has_metrics
+            }
+        )
+        return _rng(self.seed, "analytics:string-counter").choice(keys) if keys else None
+
+    def _owner_index(self) -> dict[str, tuple[str, int]]:
+        """Media key -> (author, creation) of its earliest post; rebuilt when posts are added."""
+        if self._owners_at != len(self.posts):
+            owners: dict[str, tuple[str, int]] = {}
+            for post in self.posts:
+                for key in post.media_keys:
+                    seen = owners.get(key)
+                    if seen is None or post.created_ms < seen[1]:
+                        owners[key] = (post.author_id, post.created_ms)
+            self._owners, self._owners_at = owners, len(self.posts)
+        return self._owners
+
+    def media_owner(self, media_key: str) -> tuple[str, int] | None:
+        """(author id, creation ms) of the earliest post carrying the media, if any."""
+        return self._owner_index().get(media_key)
+
+    def videos_of(self, user_id: str) -> list[str]:
+        """Media keys of the account's videos (analytics resources), first published first."""
+        found = [
+            (created, key)
+            for key, (owner, created) in self._owner_index().items()
+            if owner == user_id and self.media[key].has_metrics
+        ]
+        return [key for _created, key in sorted(found)]
+
+    def tweet_analytics(
+        self,
+        post_id: str,
+        granularity: str,
+        start_ms: int,
+        end_ms: int,
+        now_ms: int,
+        *,
+        fields: Collection[str] = TWEET_METRICS,
+    ) -> list[Bucket]:
+        """The buckets of a post as GET /2/tweets/analytics reports them at `now_ms`.
+
+        (timestamp, figures) for each bucket overlapping [start_ms, end_ms), from the
+        creation's to now's; `total` is one bucket stamped start_ms. From the creation on, the
+        buckets add up to the current totals when `now_ms` is not before `clock_ms`. KeyError
+        for an unknown post.
+        """
+        post = self.posts_by_id[post_id]
+        growth = self.ledger.of(post_id)
+        rng = _rng(self.seed, f"analytics:{post_id}")
+        track = post_track(post, rng, growth, fields, generated_ms=self.start_ms)
+        return report(track, spans(granularity, start_ms, end_ms, post.created_ms, now_ms), fields)
+
+    def media_analytics(
+        self,
+        media_key: str,
+        granularity: str,
+        start_ms: int,
+        end_ms: int,
+        now_ms: int,
+        *,
+        fields: Collection[str] = MEDIA_METRICS,
+    ) -> list[Bucket]:
+        """The buckets of a video as GET /2/media/analytics reports them at `now_ms`.
+
+        The video's first bucket is that of its earliest post. KeyError for a media key that
+        is no video carried by a post.
+        """
+        owner = self.media_owner(media_key)
+        media = self.media[media_key]
+        if owner is None or not media.has_metrics:
+            raise KeyError(media_key)
+        created = owner[1]
+        text_at = created if media_key == self.string_counter_media_key else None
+        rng = _rng(self.seed, f"analytics:{media_key}")
+        growth = self.ledger.of(media_key)
+        track = media_track(
+            media,
+            rng,
+            growth,
+            fields,
+            created_ms=created,
+            generated_ms=self.start_ms,
+            text_at=text_at,
+        )
+        return report(track, spans(granularity, start_ms, end_ms, created, now_ms), fields)
 
     # --- summaries ------------------------------------------------------------------------
 
@@ -916,6 +1038,34 @@ class World:
                 for p in shown
             ],
         }
+
+
+def _grow_post(rng: random.Random, post: Post) -> None:
+    for fam in (post.organic_metrics, post.promoted_metrics):
+        if not fam:
+            continue
+        fam["impression_count"] += rng.randint(10, 400)
+        fam["like_count"] += rng.randint(0, 12)
+        fam["reply_count"] += rng.randint(0, 3)
+        fam["retweet_count"] += rng.randint(0, 4)
+        fam["user_profile_clicks"] += rng.randint(0, 5)
+        if "url_link_clicks" in fam:
+            fam["url_link_clicks"] += rng.randint(0, 6)
+    post.extra["quote_count"] = post.extra.get("quote_count", 0) + rng.randint(0, 2)
+    post.extra["bookmark_count"] = post.extra.get("bookmark_count", 0) + rng.randint(0, 2)
+    post.extra["detail_expands"] = post.extra.get("detail_expands", 0) + rng.randint(0, 9)
+    derive_public(post)
+
+
+def _grow_media(rng: random.Random, media: Media) -> None:
+    for vfam in (media.organic_metrics, media.promoted_metrics):
+        if not vfam:
+            continue
+        bump = rng.randint(5, 200)
+        for name in vfam:
+            vfam[name] += bump
+            bump = int(bump * 0.7)
+    derive_media(media)
 
 
 def default_now() -> datetime:
