@@ -47,6 +47,8 @@ INSTALLED_PLUGINS = ("tap-twitter-metrics", "target-postgres", "target-jsonl")
 DAY = timedelta(days=1)
 SNAPSHOTS = ("tweet_metrics_daily", "media_metrics_daily")
 ANALYTICS = ("tweet_analytics", "media_analytics")
+# The tap's default analytics_post_age_days.
+ANALYTICS_POST_AGE = timedelta(days=30)
 ANALYTICS_ROUTES = {
     "tweet_analytics": "/2/tweets/analytics",
     "media_analytics": "/2/media/analytics",
@@ -403,3 +405,33 @@ class ScheduledPipeline:
             tables=snapshot(self.database),
             had_system_db=had_system_db,
         )
+
+
+def midnight(moment: datetime) -> datetime:
+    """The start of the moment's UTC day."""
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def expected_analytics(world: World, run: Run, start: datetime) -> Snapshot:
+    """Every bucket since `start` of the own posts and videos younger than 30 days at the run.
+
+    The buckets run to the time the run asked until (its clock); their figures are those the
+    sandbox holds now: completed buckets never change, and nothing grew since the run.
+    """
+    young = run.started - ANALYTICS_POST_AGE
+    resources = {
+        "tweet_analytics": own_posts(world, young),
+        "media_analytics": own_videos(world, young),
+    }
+    tables = {}
+    for stream in ANALYTICS:
+        (end,) = {request.params["end_time"] for request in analytics_requests(run, stream)}
+        tables[stream] = analytics_rows(
+            world,
+            stream,
+            resources[stream],
+            granularity="daily",
+            start=start,
+            end=parse_api_time(end),
+        )
+    return tables

@@ -27,6 +27,7 @@ from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tests.expected import expected_records, private_cutoff, timeline_posts
 from tests.meltano_runs import (
     ANALYTICS,
+    ANALYTICS_POST_AGE,
     DAY,
     REPO,
     SNAPSHOTS,
@@ -39,8 +40,9 @@ from tests.meltano_runs import (
     api_time,
     assert_rows,
     comparable,
+    expected_analytics,
+    midnight,
     own_posts,
-    own_videos,
     parse_api_time,
     snapshot_rows,
 )
@@ -55,7 +57,6 @@ if t.TYPE_CHECKING:
 SIMULATED_DAYS = (0, 1, 2)
 NEW_POSTS = 3
 LOOKBACK = timedelta(days=7)
-POST_AGE = timedelta(days=30)
 # The database the README's hourly query reads: only posts of the last few days, for speed.
 HOURLY_POST_AGE_DAYS = 4
 HOURLY_SETTINGS = {
@@ -115,11 +116,6 @@ def advance(sandbox: Sandbox, *, days_ahead: int, new_posts: int) -> None:
         sandbox.world.advance(new_posts=new_posts, metric_growth=True, now_ms=now_ms)
 
 
-def midnight(moment: datetime) -> datetime:
-    """The start of the moment's UTC day."""
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def daily_run(pipeline: ScheduledPipeline, days_ahead: int, since: datetime | None) -> DailyRun:
     """Run the pipeline on a simulated day; the posts it reads are those from `since` on."""
     run = pipeline.run(days_ahead=days_ahead)
@@ -128,27 +124,6 @@ def daily_run(pipeline: ScheduledPipeline, days_ahead: int, since: datetime | No
     private = {post.id for post in posts if post.created_at >= private_cutoff(run.started)}
     expected = expected_records(world, posts, private_ids=private)
     return DailyRun(days_ahead, run, snapshot_rows(expected, run.day), {p.id for p in posts})
-
-
-def final_analytics(world: World, run: Run, start: datetime) -> Snapshot:
-    """Every bucket since `start` of the own posts and videos younger than 30 days, as now."""
-    young = run.started - POST_AGE
-    resources = {
-        "tweet_analytics": own_posts(world, young),
-        "media_analytics": own_videos(world, young),
-    }
-    tables: Snapshot = {}
-    for stream in ANALYTICS:
-        (end,) = {request.params["end_time"] for request in analytics_requests(run, stream)}
-        tables[stream] = analytics_rows(
-            world,
-            stream,
-            resources[stream],
-            granularity="daily",
-            start=start,
-            end=parse_api_time(end),
-        )
-    return tables
 
 
 @pytest.fixture(scope="module")
@@ -179,8 +154,8 @@ def schedule(
     for day in runs:
         for stream in SNAPSHOTS:
             expected[stream] |= day.snapshots[stream]
-    analytics_start = midnight(runs[0].run.started - POST_AGE)
-    expected |= final_analytics(world, runs[-1].run, analytics_start)
+    analytics_start = midnight(runs[0].run.started - ANALYTICS_POST_AGE)
+    expected |= expected_analytics(world, runs[-1].run, analytics_start)
     return Schedule(runs=runs, expected=expected, analytics_start=analytics_start)
 
 
@@ -258,7 +233,7 @@ def test_every_young_own_post_has_a_bucket_for_each_day_of_its_life(
     world = sandbox.world
     last_day = schedule.last.day
     table = schedule.last.tables["tweet_analytics"]
-    posts = own_posts(world, schedule.last.started - POST_AGE)
+    posts = own_posts(world, schedule.last.started - ANALYTICS_POST_AGE)
     assert len(posts) > 20
     for post_id in posts:
         created = world.posts_by_id[post_id].created_at.date()

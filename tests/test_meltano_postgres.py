@@ -26,6 +26,7 @@ from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tests.expected import expected_records, private_cutoff, timeline_posts
 from tests.meltano_runs import (
     ANALYTICS,
+    ANALYTICS_POST_AGE,
     COMMAND_TIMEOUT,
     REPO,
     SCHEMA,
@@ -35,11 +36,12 @@ from tests.meltano_runs import (
     ScheduledPipeline,
     Snapshot,
     analytics_requests,
-    analytics_rows,
     api_time,
     assert_rows,
+    expected_analytics,
     expected_rows,
     meltano,
+    midnight,
     own_posts,
     own_videos,
     parse_api_time,
@@ -54,13 +56,11 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-    from tap_twitter_metrics_sandbox.world import World
     from tests.expected import Expected
     from tests.pg import PostgresDatabase, PostgresServer
 
 NEW_POSTS = 5
 LOOKBACK_DAYS = 7
-ANALYTICS_POST_AGE = timedelta(days=30)
 HISTORY_STREAMS = (*SNAPSHOTS, *ANALYTICS)
 ID_PARAMS = {"tweet_analytics": "ids", "media_analytics": "media_keys"}
 TYPE_NAMES = {
@@ -138,36 +138,6 @@ def logged_private_cutoff(run: Run) -> datetime:
     }
     assert len(starts) == 1, f"one private timeline window expected, got {starts}"
     return parse_api_time(starts.pop())
-
-
-def midnight(moment: datetime) -> datetime:
-    """The start of the moment's UTC day."""
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-def expected_analytics(world: World, run: Run, start: datetime) -> Snapshot:
-    """Every bucket since `start` of the own posts and videos younger than 30 days at the run.
-
-    The buckets run to the time the run asked until (its clock); their figures are those the
-    sandbox holds now: completed buckets never change, and nothing grew since the run.
-    """
-    young = run.started - ANALYTICS_POST_AGE
-    resources = {
-        "tweet_analytics": own_posts(world, young),
-        "media_analytics": own_videos(world, young),
-    }
-    tables = {}
-    for stream in ANALYTICS:
-        (end,) = {request.params["end_time"] for request in analytics_requests(run, stream)}
-        tables[stream] = analytics_rows(
-            world,
-            stream,
-            resources[stream],
-            granularity="daily",
-            start=start,
-            end=parse_api_time(end),
-        )
-    return tables
 
 
 @pytest.fixture(scope="module")
