@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from tap_twitter_metrics.catalogue import Part, StreamSpec
+from tap_twitter_metrics.records import analytics_metrics
 
 if t.TYPE_CHECKING:
     from tap_twitter_metrics.records import Page
@@ -27,8 +28,6 @@ BUCKET_LENGTH = {
     "daily": timedelta(days=1),
     "weekly": timedelta(weeks=1),
 }
-# The head of every analytics record; the columns after it are the endpoint's metrics.
-HEAD = ("timestamp", "granularity", "author_id", "observed_at")
 
 
 # Shown in X's documentation examples but not in its field list: kept when sent, never asked.
@@ -37,7 +36,7 @@ UNDOCUMENTED = frozenset({"link_clicks", "media_engagements", "profile_visits"})
 
 def fields_to_ask(stream: StreamSpec) -> str:
     """The documented metrics of an analytics stream: its schema's columns after the head."""
-    return ",".join(name for name in stream.columns[1 + len(HEAD) :] if name not in UNDOCUMENTED)
+    return ",".join(name for name in analytics_metrics(stream) if name not in UNDOCUMENTED)
 
 
 def granularity_for(stream: StreamSpec, setting: str) -> str:

@@ -570,6 +570,11 @@ class AnalyticsPage:
 _ANALYTICS_HEAD: Final = ("timestamp", "granularity", "author_id", "observed_at")
 
 
+def analytics_metrics(stream: StreamSpec) -> tuple[str, ...]:
+    """An analytics stream's metric columns: its schema's columns after key and head."""
+    return stream.columns[1 + len(_ANALYTICS_HEAD) :]
+
+
 def parse_analytics(
     body: object, stream: StreamSpec, *, granularity: str, author_id: str | None, observed_at: str
 ) -> AnalyticsPage:
@@ -592,7 +597,7 @@ def _buckets(item: object, stream: StreamSpec, head: Record, unreadable: list[st
         raise _InvalidValueError("the entry", item, "an object")
     # The media endpoint's items are documented without their key's name: take either.
     ident = _key(item.get("id", item.get("media_key")), "id")
-    key, metrics = stream.key[0], stream.columns[1 + len(_ANALYTICS_HEAD) :]
+    key, metrics = stream.key[0], analytics_metrics(stream)
     records = []
     for bucket in _objects(item.get("timestamped_metrics"), "timestamped_metrics") or ():
         timestamp = _required_date_time(bucket.get("timestamp"), "timestamp")
