@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from tap_twitter_metrics.catalogue import Part, StreamSpec
 from tap_twitter_metrics.records import analytics_metrics
+from tap_twitter_metrics.settings import parse_datetime
 
 if t.TYPE_CHECKING:
     from tap_twitter_metrics.records import Page
@@ -112,15 +113,10 @@ def plan_window(
         start = max(oldest, bookmark - timedelta(days=config.get("analytics_days", 7)))
     new = [known[key] for key in resources if key not in stored]
     if new:
-        start = min(start, parse_creation_time(new[0]))
+        start = min(start, parse_datetime(new[0]))
     return Window(bucket_start(max(start, oldest), granularity), now, resources)
 
 
 def creation_time(moment: datetime) -> str:
     """A time as the API writes creation times."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-
-
-def parse_creation_time(value: str) -> datetime:
-    """A time the API wrote."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))

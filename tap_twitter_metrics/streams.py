@@ -282,7 +282,7 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
         stored: dict[str, str] = state.get(KNOWN_STATE_KEY) or {}
         oldest = now - timedelta(days=self.config.get("analytics_post_age_days", 30))
         read_until = state.get(READ_UNTIL_STATE_KEY)
-        since = max(oldest, analytics.parse_creation_time(read_until)) if read_until else oldest
+        since = max(oldest, parse_datetime(read_until)) if read_until else oldest
         own = self.harvest().own_posts_since(since).of(self.spec)
         return {**stored, **own}, set(stored)
 
@@ -293,7 +293,7 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
         return analytics.plan_window(
             known,
             stored,
-            bookmark=analytics.parse_creation_time(bookmark) if bookmark else None,
+            bookmark=parse_datetime(bookmark) if bookmark else None,
             now=now,
             granularity=self.granularity,
             config=self.config,
