@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tap_twitter_metrics_sandbox.api import Api
+from tap_twitter_metrics_sandbox.api import PAGINATION_FAULTS, SPELLINGS, Api
 from tap_twitter_metrics_sandbox.auth import CREDENTIALS, Authenticator
 from tap_twitter_metrics_sandbox.faults import FAULT_KINDS, Fault, FaultTable, RateLimiter
 from tap_twitter_metrics_sandbox.server import (
@@ -27,8 +27,12 @@ from tap_twitter_metrics_sandbox.server import (
 )
 from tap_twitter_metrics_sandbox.world import (
     MAIN_USER_ID,
+    ODD_TEXTS,
     PARTNER_USER_ID,
+    POISONED_POST_VALUES,
+    POISONED_USER_VALUE,
     Media,
+    Oddities,
     Post,
     User,
     World,
@@ -43,9 +47,15 @@ __all__ = [
     "CREDENTIALS",
     "FAULT_KINDS",
     "MAIN_USER_ID",
+    "ODD_TEXTS",
+    "PAGINATION_FAULTS",
     "PARTNER_USER_ID",
+    "POISONED_POST_VALUES",
+    "POISONED_USER_VALUE",
+    "SPELLINGS",
     "LoggedRequest",
     "Media",
+    "Oddities",
     "Post",
     "Sandbox",
     "SandboxOptions",
@@ -68,6 +78,32 @@ class SandboxOptions:
     endpoints answer 403 "Client Forbidden" (client-not-enrolled) to everyone, as X does to
     some accounts or tiers. `analytics_string_counter` False turns off the one counter served
     as text (`World.string_counter_media_key`).
+
+    Left at their defaults, the options below change neither the world nor any response:
+
+    `spelling` "2.167" speaks X's OpenAPI specification 2.167 (default "2.159"): post
+    metrics say `repost_count` in every family, whatever `retweet_key` says (`retweet_key`
+    "repost_count" with the default spelling renames that metric and nothing else), user
+    public_metrics say `post_count`, posts `edit_history_post_ids` and `referenced_posts`
+    (expansion names stay as they were); problem `type` URLs are
+    https://api.x.com/2/problems/<kind>, a refused private field's kind is
+    `field-unauthorized`, and API problem bodies other than 200s are served as
+    application/problem+json. /2/tweets, /2/tweets/:id and /2/users/:id/tweets then take
+    `post.fields` (2.167 names, no author_id or in_reply_to_user_id) as well as
+    `tweet.fields` (old names), not both at once.
+    `odd_text`: six posts of the main account carry odd text (`World.odd_text_post_ids`,
+    `World.odd_texts`, ODD_TEXTS): emoji, right-to-left, newlines and tabs, a NUL, a lone
+    UTF-16 surrogate (served as its JSON escape, as X sends it), NULs in a hashtag and a
+    mention (`World.odd_entities`); responses are then UTF-8, not ASCII escapes.
+    `poison_metrics`: three posts serve a broken figure (`World.poisoned_posts`, post id ->
+    (path, value): like_count "12a", reply_count 3.5, impression_count 2**64 + 5) and the
+    main account followers_count "many" (`World.poisoned_users`).
+    `pagination_fault` on GET /2/users/:id/tweets: "repeat-token" answers every request with
+    a pagination_token with that same token as next_token (a client following it never
+    ends); "overlap" starts every page after the first with the last post of the page
+    before.
+    `missing_media_include`: one post (`World.missing_media_post_id`) lists a media key
+    (`World.missing_media_key`) that `includes.media` leaves out.
     """
 
     seed: int = 7
@@ -84,9 +120,29 @@ class SandboxOptions:
     not_found_variant: str = "errors"
     analytics_forbidden: bool = False
     analytics_string_counter: bool = True
+    spelling: str = "2.159"
+    odd_text: bool = False
+    poison_metrics: bool = False
+    pagination_fault: str | None = None
+    missing_media_include: bool = False
+
+    @property
+    def oddities(self) -> Oddities:
+        """The odd data asked for, as the world takes it."""
+        return Oddities(
+            odd_text=self.odd_text,
+            poison_metrics=self.poison_metrics,
+            missing_media_include=self.missing_media_include,
+        )
 
     def validate(self) -> None:
         """Raise ValueError on an impossible option."""
+        if self.spelling not in SPELLINGS:
+            msg = f"spelling must be one of {', '.join(SPELLINGS)}"
+            raise ValueError(msg)
+        if self.pagination_fault not in (None, *PAGINATION_FAULTS):
+            msg = f"pagination_fault must be None or one of {', '.join(PAGINATION_FAULTS)}"
+            raise ValueError(msg)
         if self.promoted_variant not in ("absent", "blank"):
             msg = "promoted_variant must be 'absent' or 'blank'"
             raise ValueError(msg)
@@ -121,27 +177,23 @@ class Sandbox:
             lookup_posts=opts.lookup_posts,
             now=opts.now or default_now(),
             string_counter=opts.analytics_string_counter,
+            oddities=opts.oddities,
         )
         self.faults = FaultTable()
         self.limiter = RateLimiter(limit=opts.rate_limit, window_seconds=opts.window_seconds)
         self.authenticator = Authenticator(
             access_ttl=opts.oauth2_access_ttl, clock=lambda: self.world.now_ms() / 1000
         )
-        api = Api(
-            self.world,
-            promoted_variant=opts.promoted_variant,
-            retweet_key=opts.retweet_key,
-            not_found_variant=opts.not_found_variant,
-            analytics_forbidden=opts.analytics_forbidden,
-        )
         self.app = SandboxApp(
             world=self.world,
-            api=api,
+            api=_api(self.world, opts),
             auth=self.authenticator,
             limiter=self.limiter,
             faults=self.faults,
             latency_ms=opts.latency_ms,
             admin=self._admin,
+            spelling=opts.spelling,
+            raw_utf8=opts.odd_text,
         )
         self._port = port
         self._server: SandboxHTTPServer | None = None
@@ -321,6 +373,19 @@ class Sandbox:
         except (KeyError, ValueError, TypeError) as exc:
             return json_reply(400, {"error": str(exc)})
         return json_reply(200, {"route": fault.route, "kind": fault.kind, "nth": fault.nth})
+
+
+def _api(world: World, opts: SandboxOptions) -> Api:
+    """The request handlers the options ask for."""
+    return Api(
+        world,
+        promoted_variant=opts.promoted_variant,
+        retweet_key=opts.retweet_key,
+        not_found_variant=opts.not_found_variant,
+        analytics_forbidden=opts.analytics_forbidden,
+        spelling=opts.spelling,
+        pagination_fault=opts.pagination_fault,
+    )
 
 
 def _json_object(body: bytes) -> dict[str, Any] | Reply:

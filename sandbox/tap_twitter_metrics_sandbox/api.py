@@ -27,6 +27,14 @@ if TYPE_CHECKING:
     from tap_twitter_metrics_sandbox.world import Media, Timeline
 
 PROBLEMS = "https://api.twitter.com/2/problems/"
+# Spec 2.167 names the problems under api.x.com and gives one kind a new name.
+X_PROBLEMS = "https://api.x.com/2/problems/"
+RENAMED_KINDS = {"not-authorized-for-field": "field-unauthorized"}
+SPELLINGS = ("2.159", "2.167")
+PAGINATION_FAULTS = ("repeat-token", "overlap")
+# The earliest start_time (and end_time) the API takes.
+OLDEST_TIME = "2010-11-06T00:00:01Z"
+OLDEST_TIME_MS = 1_289_001_601_000
 ID_RE = re.compile(r"^[0-9]{1,19}$")
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_]{1,15}$")
 TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,3}))?Z$")
@@ -63,6 +71,29 @@ TWEET_FIELDS = (
     "text",
     "withheld",
 )
+# What spec 2.167 declares for `post.fields`: no author_id or in_reply_to_user_id (still served
+# on request through `tweet.fields` or the expansions), two fields renamed.
+POST_FIELD_ALIASES = {
+    "edit_history_post_ids": "edit_history_tweet_ids",
+    "referenced_posts": "referenced_tweets",
+}
+POST_KEYS = {old: new for new, old in POST_FIELD_ALIASES.items()}
+POST_FIELDS = tuple(
+    sorted(
+        {POST_KEYS.get(name, name) for name in TWEET_FIELDS} - {"author_id", "in_reply_to_user_id"}
+    )
+)
+PLACE_FIELDS = (
+    "contained_within",
+    "country",
+    "country_code",
+    "full_name",
+    "geo",
+    "id",
+    "name",
+    "place_type",
+)
+POLL_FIELDS = ("duration_minutes", "end_datetime", "id", "options", "voting_status")
 MEDIA_FIELDS = (
     "alt_text",
     "duration_ms",
@@ -264,6 +295,26 @@ def invalid_request_body(problems: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def _respell_problem(problem: dict[str, Any]) -> dict[str, Any]:
+    """One problem in the 2.167 spelling: its `type` under api.x.com, a renamed kind renamed."""
+    url = problem.get("type")
+    if not isinstance(url, str) or not url.startswith(PROBLEMS):
+        return problem
+    kind = url[len(PROBLEMS) :]
+    return {**problem, "type": X_PROBLEMS + RENAMED_KINDS.get(kind, kind)}
+
+
+def respell_problems(body: Any) -> Any:
+    """A response body in the 2.167 spelling: the body and each of its `errors` respelled."""
+    if not isinstance(body, dict):
+        return body
+    out = _respell_problem(body)
+    errors = out.get("errors")
+    if isinstance(errors, list):
+        out = {**out, "errors": [_respell_problem(e) if isinstance(e, dict) else e for e in errors]}
+    return out
+
+
 def _problem(name: str, values: list[str], message: str) -> dict[str, Any]:
     return {"parameters": {name: values}, "message": message}
 
@@ -366,6 +417,16 @@ def _empty(name: str, raw: str) -> dict[str, Any]:
     return _problem(name, [raw], f"The `{name}` query parameter can not be empty")
 
 
+def _split_unique(
+    params: dict[str, str], name: str, allowed: Iterable[str], problems: list[dict[str, Any]]
+) -> list[str]:
+    """Parse a list parameter whose values must be known and unique (as every one's are)."""
+    values = _split_list(params, name, allowed, problems)
+    if name in params:
+        _check_unique(name, params[name].split(","), problems)
+    return values
+
+
 def parse_fields(
     params: dict[str, str],
     problems: list[dict[str, Any]],
@@ -374,11 +435,41 @@ def parse_fields(
 ) -> Fields:
     """Validate and parse field-list parameters; append problems for bad values."""
     return Fields(
-        tweet=_split_list(params, "tweet.fields", TWEET_FIELDS, problems),
-        media=_split_list(params, "media.fields", MEDIA_FIELDS, problems),
-        user=_split_list(params, "user.fields", USER_FIELDS, problems),
-        expansions=_split_list(params, "expansions", tuple(expansions), problems),
+        tweet=_split_unique(params, "tweet.fields", TWEET_FIELDS, problems),
+        media=_split_unique(params, "media.fields", MEDIA_FIELDS, problems),
+        user=_split_unique(params, "user.fields", USER_FIELDS, problems),
+        expansions=_split_unique(params, "expansions", tuple(expansions), problems),
     )
+
+
+def parse_post_fields(
+    params: dict[str, str], problems: list[dict[str, Any]], *, spelling: str
+) -> Fields:
+    """Parse the field parameters of a post route; in the 2.167 spelling `post.fields` too.
+
+    `post.fields` takes the 2.167 names, `tweet.fields` keeps the old ones; not both at once.
+    """
+    fields = parse_fields(params, problems)
+    for name, allowed in (("place.fields", PLACE_FIELDS), ("poll.fields", POLL_FIELDS)):
+        _split_unique(params, name, allowed, problems)
+    if spelling == "2.167" and "post.fields" in params:
+        if "tweet.fields" in params:
+            problems.append(_exclusive("post.fields", "tweet.fields", params))
+        asked = _split_unique(params, "post.fields", POST_FIELDS, problems)
+        fields.tweet = [POST_FIELD_ALIASES.get(name, name) for name in asked]
+    return fields
+
+
+def post_params(names: tuple[str, ...], spelling: str) -> tuple[str, ...]:
+    """The query parameters of a post route: `names`, and `post.fields` in the 2.167 spelling."""
+    return (*names, "post.fields") if spelling == "2.167" else names
+
+
+def _exclusive(one: str, other: str, params: dict[str, str]) -> dict[str, Any]:
+    return {
+        "parameters": {one: [params[one]], other: [params[other]]},
+        "message": f"The `{one}` and `{other}` query parameters can not be used together",
+    }
 
 
 def check_known_params(
@@ -444,14 +535,13 @@ def _parse_time(name: str, value: str, problems: list[dict[str, Any]]) -> int | 
         if base is not None:
             frac = (match.group(2) or "0").ljust(3, "0")
             ms = int(base.timestamp()) * 1000 + int(frac)
-            if ms >= 1288834974657:
+            if ms >= OLDEST_TIME_MS:
                 return ms
             problems.append(
                 _problem(
                     name,
                     [value],
-                    f"Invalid '{name}':'{value}'. '{name}' must be on or after"
-                    " 2010-11-06T00:00:00Z",
+                    f"Invalid '{name}':'{value}'. '{name}' must be on or after {OLDEST_TIME}",
                 )
             )
             return None
@@ -486,12 +576,10 @@ def _required_time(name: str, params: dict[str, str], problems: list[dict[str, A
     return _parse_time(name, params[name], problems)
 
 
-def _analytics_window(
-    params: dict[str, str], now_ms: int, problems: list[dict[str, Any]]
-) -> tuple[int, int]:
-    """The [start_time, end_time) of an analytics request: start not in the future, end after."""
-    start_ms = _required_time("start_time", params, problems)
-    end_ms = _required_time("end_time", params, problems)
+def _check_not_future(
+    start_ms: int | None, now_ms: int, params: dict[str, str], problems: list[dict[str, Any]]
+) -> None:
+    """Append a problem when the start_time (parsed as `start_ms`) is after `now_ms`."""
     if start_ms is not None and start_ms > now_ms:
         value = params["start_time"]
         problems.append(
@@ -501,6 +589,15 @@ def _analytics_window(
                 f"Invalid 'start_time':'{value}'. 'start_time' must not be in the future",
             )
         )
+
+
+def _analytics_window(
+    params: dict[str, str], now_ms: int, problems: list[dict[str, Any]]
+) -> tuple[int, int]:
+    """The [start_time, end_time) of an analytics request: start not in the future, end after."""
+    start_ms = _required_time("start_time", params, problems)
+    end_ms = _required_time("end_time", params, problems)
+    _check_not_future(start_ms, now_ms, params, problems)
     if start_ms is not None and end_ms is not None and end_ms <= start_ms:
         problems.append(_order_problem(params))
     return start_ms or 0, end_ms or 0
@@ -519,9 +616,7 @@ def parse_analytics_query(
     for key in keys:
         _check_match(name, key, endpoint.key_pattern, problems)
     _check_unique(name, keys, problems)
-    asked = _split_list(params, endpoint.fields_param, endpoint.field_names, problems)
-    if endpoint.fields_param in params:
-        _check_unique(endpoint.fields_param, params[endpoint.fields_param].split(","), problems)
+    asked = _split_unique(params, endpoint.fields_param, endpoint.field_names, problems)
     granularity = params.get("granularity", endpoint.default_granularity)
     if granularity not in endpoint.granularities:
         problems.append(_not_one_of("granularity", granularity, endpoint.granularities))
@@ -547,7 +642,13 @@ def _decode_token(token: str) -> tuple[str, str, int] | None:
 
 
 class Api:
-    """Request handlers over a World. Callers hold the world lock."""
+    """Request handlers over a World. Callers hold the world lock.
+
+    `spelling` "2.167" serves the names of X's OpenAPI specification 2.167 (repost_count,
+    post_count, edit_history_post_ids, referenced_posts; `post.fields` taken), whatever
+    `retweet_key` says. `pagination_fault` breaks the timeline's paging: "repeat-token" or
+    "overlap" (see SandboxOptions).
+    """
 
     def __init__(
         self,
@@ -557,12 +658,18 @@ class Api:
         retweet_key: str,
         not_found_variant: str,
         analytics_forbidden: bool = False,
+        spelling: str = "2.159",
+        pagination_fault: str | None = None,
     ) -> None:
         self.world = world
         self.promoted_variant = promoted_variant
-        self.retweet_key = retweet_key
+        self.retweet_key = "repost_count" if spelling == "2.167" else retweet_key
         self.not_found_variant = not_found_variant
         self.analytics_forbidden = analytics_forbidden
+        self.spelling = spelling
+        self.pagination_fault = pagination_fault
+        self._post_keys = POST_KEYS if spelling == "2.167" else {}
+        self._user_keys = {"tweet_count": "post_count"} if spelling == "2.167" else {}
 
     # --- rendering ------------------------------------------------------------------------
 
@@ -596,6 +703,11 @@ class Api:
             value = self._post_field(post, name, private_ok=private_ok)
             if value is not None:
                 out[name] = value
+        poison = self.world.poisoned_posts.get(post.id)
+        if poison is not None:
+            _poison(out, *poison)
+        if self._post_keys:
+            return {self._post_keys.get(k, k): v for k, v in out.items()}
         return out
 
     def _post_field(  # noqa: PLR0911 -- one exit per field
@@ -664,12 +776,17 @@ class Api:
             "verified": user.verified,
             "verified_type": "business" if user.verified else "none",
             "profile_image_url": user.profile_image_url,
-            "public_metrics": dict(user.public_metrics),
+            "public_metrics": {
+                self._user_keys.get(k, k): v for k, v in user.public_metrics.items()
+            },
         }
         for name in fields.user:
             value = values.get(name)
             if value is not None:
                 out[name] = value
+        poison = self.world.poisoned_users.get(user.id)
+        if poison is not None:
+            _poison(out, *poison)
         return out
 
     # --- shared post pipeline -------------------------------------------------------------
@@ -740,10 +857,12 @@ class Api:
         return includes
 
     def _included_media(self, posts: list[Post], fields: Fields) -> list[dict[str, Any]]:
+        """Each media object of the posts once; never the one `missing_media_key` names."""
+        missing = self.world.missing_media_key
         seen: dict[str, dict[str, Any]] = {}
         for post in posts:
             for key in post.media_keys:
-                if key not in seen:
+                if key not in seen and key != missing:
                     seen[key] = self.render_media(self.world.media[key], fields)
         return list(seen.values())
 
@@ -787,14 +906,12 @@ class Api:
     def tweets_lookup(self, params: dict[str, str], caller: Caller) -> Result:
         """GET /2/tweets?ids=."""
         problems: list[dict[str, Any]] = []
-        check_known_params(params, ("ids", *TWEET_PARAMS), problems)
-        fields = parse_fields(params, problems)
+        check_known_params(params, post_params(("ids", *TWEET_PARAMS), self.spelling), problems)
+        fields = parse_post_fields(params, problems, spelling=self.spelling)
         raw = params.get("ids", "")
         _check_list_size("ids", raw, problems)
-        ids: list[str] = []
-        for value in raw.split(",") if raw else []:
-            if _check_id("ids", value, problems) and value not in ids:
-                ids.append(value)
+        ids = [v for v in (raw.split(",") if raw else []) if _check_id("ids", v, problems)]
+        _check_unique("ids", ids, problems)
         if problems:
             raise InvalidRequestError(problems)
         resource_errors: list[dict[str, Any]] = []
@@ -815,8 +932,8 @@ class Api:
     def tweet_single(self, post_id: str, params: dict[str, str], caller: Caller) -> Result:
         """GET /2/tweets/:id."""
         problems: list[dict[str, Any]] = []
-        check_known_params(params, TWEET_PARAMS, problems)
-        fields = parse_fields(params, problems)
+        check_known_params(params, post_params(TWEET_PARAMS, self.spelling), problems)
+        fields = parse_post_fields(params, problems, spelling=self.spelling)
         _check_id("id", post_id, problems)
         if problems:
             raise InvalidRequestError(problems)
@@ -920,6 +1037,8 @@ class Api:
         pattern = ID_RE if parameter.startswith("id") else USERNAME_RE
         for key in keys:
             _check_match(parameter, key, pattern, problems)
+        if not single:
+            _check_unique(parameter, keys, problems)
         if problems:
             raise InvalidRequestError(problems)
         data, errors = self._find_users(keys, parameter, fields)
@@ -967,7 +1086,10 @@ class Api:
 
     def timeline(self, user_id: str, params: dict[str, str], caller: Caller) -> Result:
         """GET /2/users/:id/tweets."""
-        query = parse_timeline_query(user_id, params)
+        query = parse_timeline_query(
+            user_id, params, now_ms=self.world.now_ms(), spelling=self.spelling
+        )
+        query.overlap = self.pagination_fault == "overlap"
         user = self.world.users.get(user_id)
         if user is None:
             return Result(200, {"errors": [not_found("user", "id", user_id)]})
@@ -979,20 +1101,30 @@ class Api:
         data, includes, errors, blank = self.assemble(page, caller, query.fields, "ids")
         if blank:
             return Result(200, {})
-        meta: dict[str, Any] = {}
-        if data:
-            meta["newest_id"] = data[0]["id"]
-            meta["oldest_id"] = data[-1]["id"]
-        meta["result_count"] = len(data)
-        if page:
-            forward = query.direction == "n"
-            if more or not forward:
-                meta["next_token"] = _encode_token("n", user_id, page[-1].id_int)
-            if query.paged and (more or forward):
-                meta["previous_token"] = _encode_token("p", user_id, page[0].id_int)
+        meta = _timeline_meta(user_id, query, data, page, more=more)
+        if self.pagination_fault == "repeat-token" and query.paged and query.direction == "n":
+            meta["next_token"] = params["pagination_token"]
         body = _envelope(data, includes, errors)
         body["meta"] = meta
         return Result(200, body)
+
+
+def _timeline_meta(
+    user_id: str, query: TimelineQuery, data: list[dict[str, Any]], page: list[Post], *, more: bool
+) -> dict[str, Any]:
+    """The `meta` of a timeline page: ids, count and the tokens of the pages around it."""
+    meta: dict[str, Any] = {}
+    if data:
+        meta["newest_id"] = data[0]["id"]
+        meta["oldest_id"] = data[-1]["id"]
+    meta["result_count"] = len(data)
+    if page:
+        forward = query.direction == "n"
+        if more or not forward:
+            meta["next_token"] = _encode_token("n", user_id, page[-1].id_int)
+        if query.paged and (more or forward):
+            meta["previous_token"] = _encode_token("p", user_id, page[0].id_int)
+    return meta
 
 
 @dataclass
@@ -1008,6 +1140,7 @@ class TimelineQuery:
     end_ms: int | None = None
     direction: str = "n"
     cursor: int | None = None
+    overlap: bool = False
 
     @property
     def paged(self) -> bool:
@@ -1015,15 +1148,21 @@ class TimelineQuery:
         return self.cursor is not None
 
 
-def parse_timeline_query(user_id: str, params: dict[str, str]) -> TimelineQuery:
-    """Validate the timeline parameters; raise InvalidRequestError with every problem."""
+def parse_timeline_query(
+    user_id: str, params: dict[str, str], *, now_ms: int, spelling: str = "2.159"
+) -> TimelineQuery:
+    """Validate the timeline parameters; raise InvalidRequestError with every problem.
+
+    A start_time after `now_ms` is one.
+    """
     problems: list[dict[str, Any]] = []
-    check_known_params(params, TIMELINE_PARAMS, problems)
-    query = TimelineQuery(fields=parse_fields(params, problems))
+    check_known_params(params, post_params(TIMELINE_PARAMS, spelling), problems)
+    query = TimelineQuery(fields=parse_post_fields(params, problems, spelling=spelling))
     _check_id("id", user_id, problems)
     query.max_results = _parse_max_results(params, problems)
-    query.exclude = tuple(_split_list(params, "exclude", ("replies", "retweets"), problems))
+    query.exclude = tuple(_split_unique(params, "exclude", ("replies", "retweets"), problems))
     _parse_window(query, params, problems)
+    _check_not_future(query.start_ms, now_ms, params, problems)
     if "pagination_token" in params:
         cursor = _parse_cursor(user_id, params["pagination_token"], problems)
         if cursor is not None:
@@ -1104,8 +1243,11 @@ def _bounds(query: TimelineQuery, now_ms: int, *, private: bool) -> tuple[int | 
         lowers.append(snowflake(query.start_ms, 0) - 1)
     if private:
         lowers.append(snowflake(now_ms - 30 * DAY_MS, 0) - 1)
-    if query.cursor is not None:
-        (uppers if query.direction == "n" else lowers).append(query.cursor)
+    if query.cursor is not None and query.direction == "n":
+        # Overlapping pages take the cursor post itself: the last one the page before held.
+        uppers.append(query.cursor + 1 if query.overlap else query.cursor)
+    elif query.cursor is not None:
+        lowers.append(query.cursor)
     return (min(uppers) if uppers else None), (max(lowers) if lowers else None)
 
 
@@ -1131,6 +1273,14 @@ def _scan(
             return (page if query.direction == "n" else page[::-1]), True
         page.append(post)
     return (page if query.direction == "n" else page[::-1]), False
+
+
+def _poison(out: dict[str, Any], path: str, value: Any) -> None:
+    """Serve `value` at `path` ("family.leaf") of a rendered object, if that family is there."""
+    family, leaf = path.split(".")
+    served = out.get(family)
+    if isinstance(served, dict) and leaf in served:
+        out[family] = {**served, leaf: value}
 
 
 def _first(data: list[dict[str, Any]]) -> dict[str, Any] | None:

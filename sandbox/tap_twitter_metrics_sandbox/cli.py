@@ -10,7 +10,13 @@ import sys
 import threading
 from typing import TYPE_CHECKING
 
-from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
+from tap_twitter_metrics_sandbox import (
+    CREDENTIALS,
+    PAGINATION_FAULTS,
+    SPELLINGS,
+    Sandbox,
+    SandboxOptions,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -48,7 +54,45 @@ def build_parser() -> argparse.ArgumentParser:
         "--not-found-variant", choices=("errors", "404"), default=defaults.not_found_variant
     )
     _add_analytics_flags(parser)
+    _add_oddity_flags(parser, defaults)
     return parser
+
+
+def _add_oddity_flags(parser: argparse.ArgumentParser, defaults: SandboxOptions) -> None:
+    """Flags of the options that serve what a strict or broken X can send (all off)."""
+    parser.add_argument(
+        "--spelling",
+        choices=SPELLINGS,
+        default=defaults.spelling,
+        help="the names served: 2.159 (retweet_count, tweet_count, edit_history_tweet_ids,"
+        " referenced_tweets, api.twitter.com problems) or 2.167 (repost_count, post_count,"
+        " edit_history_post_ids, referenced_posts, api.x.com problems, field-unauthorized,"
+        " application/problem+json, post.fields taken)",
+    )
+    parser.add_argument(
+        "--odd-text",
+        action="store_true",
+        help="six main-account posts carry emoji, right-to-left text, newlines and tabs, a NUL,"
+        " a lone UTF-16 surrogate, NULs in entities; JSON is served as UTF-8",
+    )
+    parser.add_argument(
+        "--poison-metrics",
+        action="store_true",
+        help='three posts serve like_count "12a", reply_count 3.5, impression_count 2**64+5;'
+        ' the main account followers_count "many"',
+    )
+    parser.add_argument(
+        "--pagination-fault",
+        choices=PAGINATION_FAULTS,
+        default=defaults.pagination_fault,
+        help="break timeline paging: repeat-token (a paged request gets its own token back as"
+        " next_token) or overlap (each page after the first repeats the previous last post)",
+    )
+    parser.add_argument(
+        "--missing-media-include",
+        action="store_true",
+        help="one post lists a media key that includes.media leaves out",
+    )
 
 
 def _add_analytics_flags(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from typing_extensions import override
 
@@ -22,6 +22,7 @@ from tap_twitter_metrics_sandbox.api import (
     InvalidRequestError,
     Result,
     invalid_request_body,
+    respell_problems,
 )
 
 if TYPE_CHECKING:
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
     from tap_twitter_metrics_sandbox.world import World
 
 JSON_TYPE = "application/json; charset=utf-8"
+PROBLEM_TYPE = "application/problem+json"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Route templates, tried in this order: a `:name` segment matches any one path segment.
 _TEMPLATES = (
@@ -96,11 +99,11 @@ def _duplicate_problems(pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
 
 
 def route_of(path: str) -> tuple[str, dict[str, str]] | None:
-    """Match a path against the served routes: (template, path parameters)."""
+    """Match a path against the served routes: (template, path parameters, percent-decoded)."""
     for template, pattern in _ROUTES:
         match = pattern.match(path)
         if match:
-            return template, match.groupdict()
+            return template, {name: unquote(value) for name, value in match.groupdict().items()}
     return None
 
 
@@ -130,10 +133,23 @@ class Reply:
     reset: bool = False
 
 
-def json_reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
-    """Serialize a JSON reply."""
-    data = json.dumps(body, separators=(",", ":")).encode()
-    return Reply(status, data, dict(headers or {}))
+def json_reply(
+    status: int, body: Any, headers: dict[str, str] | None = None, *, raw_utf8: bool = False
+) -> Reply:
+    """Serialize a JSON reply: ASCII with escapes, or (`raw_utf8`) UTF-8 as X sends it."""
+    if not raw_utf8:
+        return Reply(status, json.dumps(body, separators=(",", ":")).encode(), dict(headers or {}))
+    return Reply(status, _utf8_json(body), dict(headers or {}))
+
+
+def _utf8_json(body: Any) -> bytes:
+    """JSON in UTF-8, but a lone surrogate (no UTF-8 for it) as its escape, as X sends it."""
+    text = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        # Surrogates only occur inside JSON strings, where an escape is what they mean.
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text).encode()
 
 
 @dataclass
@@ -148,7 +164,11 @@ class Incoming:
 
 
 class SandboxApp:
-    """Everything behind the socket: dispatch of one request to its reply."""
+    """Everything behind the socket: dispatch of one request to its reply.
+
+    `spelling` "2.167" serves the problems of API routes as spec 2.167 names them, non-200
+    ones as application/problem+json; `raw_utf8` serves their JSON as UTF-8, not escaped.
+    """
 
     def __init__(
         self,
@@ -160,7 +180,11 @@ class SandboxApp:
         faults: FaultTable,
         latency_ms: int,
         admin: Callable[[str, str, dict[str, str], bytes], Reply | None],
+        spelling: str = "2.159",
+        raw_utf8: bool = False,
     ) -> None:
+        self.spelling = spelling
+        self.raw_utf8 = raw_utf8
         self.world = world
         self.api = api
         self.auth = auth
@@ -208,6 +232,15 @@ class SandboxApp:
             time.sleep(self.latency_ms / 1000)
         return reply
 
+    def _reply(self, status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
+        """A JSON reply on an API route, in the spelling and encoding served."""
+        if self.spelling != "2.167":
+            return json_reply(status, body, headers, raw_utf8=self.raw_utf8)
+        reply = json_reply(status, respell_problems(body), headers, raw_utf8=self.raw_utf8)
+        if status != 200:
+            reply.content_type = PROBLEM_TYPE
+        return reply
+
     def _handle(
         self,
         req: Incoming,
@@ -217,11 +250,11 @@ class SandboxApp:
         entry: LoggedRequest,
     ) -> Reply:
         if matched is None:
-            return json_reply(404, PAGE_NOT_FOUND)
+            return self._reply(404, PAGE_NOT_FOUND)
         route, path_params = matched
         expected = "POST" if route.startswith("/2/oauth2/") else "GET"
         if req.method != expected:
-            return json_reply(405, METHOD_NOT_ALLOWED)
+            return self._reply(405, METHOD_NOT_ALLOWED)
         fault = self.faults.next_for(route)
         if fault is not None:
             entry.fault = fault.kind
@@ -247,21 +280,21 @@ class SandboxApp:
         caller = self.auth.authenticate(req.method, url, req.headers, req.body)
         if caller is None:
             _ok, headers = self.limiter.hit(route, "anonymous", False, consume=False)
-            return json_reply(401, UNAUTHORIZED, headers)
+            return self._reply(401, UNAUTHORIZED, headers)
         entry.auth = caller.auth
         entry.user_id = caller.user_id
         allowed, headers = self.limiter.hit(route, caller.identity, caller.user_context)
         if not allowed:
-            return json_reply(429, TOO_MANY, headers)
+            return self._reply(429, TOO_MANY, headers)
         problems = _duplicate_problems(pairs)
         if problems:
-            return json_reply(400, invalid_request_body(problems), headers)
+            return self._reply(400, invalid_request_body(problems), headers)
         try:
             with self.lock:
                 result = self._dispatch(route, path_params, params, caller)
         except InvalidRequestError as exc:
-            return json_reply(400, invalid_request_body(exc.problems), headers)
-        return json_reply(result.status, result.body, headers)
+            return self._reply(400, invalid_request_body(exc.problems), headers)
+        return self._reply(result.status, result.body, headers)
 
     def _dispatch(  # noqa: PLR0911 -- one per route
         self, route: str, path_params: dict[str, str], params: dict[str, str], caller: Caller
@@ -294,7 +327,7 @@ class SandboxApp:
             return Reply(0, reset=True)
         if kind in ("500", "503"):
             title = "Internal Server Error" if kind == "500" else "Service Unavailable"
-            return json_reply(
+            return self._reply(
                 int(kind),
                 {"title": title, "type": "about:blank", "status": int(kind), "detail": title},
                 headers,
@@ -305,15 +338,15 @@ class SandboxApp:
         if kind == "invalid_json":
             return Reply(200, b"<html><body>Upstream error</body></html>", headers)
         if kind == "usage_cap":
-            return json_reply(429, USAGE_CAPPED, headers)
+            return self._reply(429, USAGE_CAPPED, headers)
         if kind == "rate_limit":
             headers = dict(headers)
             headers["x-rate-limit-remaining"] = "0"
             headers["x-rate-limit-reset"] = str(int(time.time()) + fault.retry_after)
-            return json_reply(429, TOO_MANY, headers)
+            return self._reply(429, TOO_MANY, headers)
         if kind == "401":
-            return json_reply(401, UNAUTHORIZED, headers)
-        return json_reply(403, CLIENT_FORBIDDEN, headers)
+            return self._reply(401, UNAUTHORIZED, headers)
+        return self._reply(403, CLIENT_FORBIDDEN, headers)
 
     def _oauth(self, route: str, req: Incoming, pairs: list[tuple[str, str]]) -> Reply:
         if route == "/i/oauth2/authorize":

@@ -59,6 +59,67 @@ TOPICS = (
 
 _EMPTY: dict[str, int] = {}
 
+# The texts the odd-text posts carry (Oddities.odd_text), by kind. X counts and cuts text in
+# UTF-16 units: a text cut inside a surrogate pair keeps a lone high surrogate, which X sends
+# as the JSON escape \ud83d.
+ODD_TEXTS: dict[str, str] = {
+    "emoji": "Launch day \U0001f680\U0001f389 thanks \u2764\ufe0f \U0001f44d\U0001f3fd"
+    " \U0001f469\u200d\U0001f4bb \U0001f1fa\U0001f1e6",
+    "rtl": "\u0645\u0631\u062d\u0628\u0627 \u0628\u0627\u0644\u0639\u0627\u0644\u0645"
+    " \u200f- \u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd (hello world)",
+    "whitespace": "Line one\nLine two\n\tindented by a tab\r\nlast line\t",
+    "nul": "Before a NUL\x00after it",
+    "lone_surrogate": "Cut off mid-emoji \ud83d",
+    "entity_nul": "Entities with a NUL: #launchday @sandbox_fan_one",
+}
+# What poison_metrics serves in place of a figure: (path in the rendered object, value).
+POISONED_POST_VALUES: tuple[tuple[str, Any], ...] = (
+    ("public_metrics.like_count", "12a"),
+    ("public_metrics.reply_count", 3.5),
+    ("public_metrics.impression_count", 2**64 + 5),
+)
+POISONED_USER_VALUE: tuple[str, Any] = ("public_metrics.followers_count", "many")
+
+
+@dataclass(frozen=True)
+class Oddities:
+    """Broken or unusual data a few chosen posts of the main account carry; all off by default.
+
+    The same posts are chosen whichever of them is on, from a stream of their own: the rest
+    of the world stays as the seed makes it. `odd_text`: six plain posts (originals without a
+    link, recent ones first) get the ODD_TEXTS; the "entity_nul" one gets a hashtag and a
+    mention whose tag and username hold a NUL. `poison_metrics`: three more posts serve the
+    POISONED_POST_VALUES, the main account its POISONED_USER_VALUE. `missing_media_include`:
+    one original photo post keeps its first media key in `attachments.media_keys` while
+    `includes.media` leaves that media out.
+    """
+
+    odd_text: bool = False
+    poison_metrics: bool = False
+    missing_media_include: bool = False
+
+    @property
+    def any(self) -> bool:
+        """Whether any oddity is on."""
+        return self.odd_text or self.poison_metrics or self.missing_media_include
+
+
+def _nul_entities(text: str) -> dict[str, Any]:
+    """The entities of the "entity_nul" text: a NUL in the hashtag's tag and the username."""
+    tag = text.index("#launchday")
+    mention = text.index("@sandbox_fan_one")
+    return {
+        "hashtags": [{"start": tag, "end": tag + 10, "tag": "launch\x00day"}],
+        "mentions": [
+            {
+                "start": mention,
+                "end": mention + 16,
+                "username": "sandbox\x00fan_one",
+                "id": "1500000000000000003",
+            }
+        ],
+    }
+
 
 def snowflake(ms: int, seq: int) -> int:
     """Return the post id X would mint at epoch milliseconds `ms` with sequence bits `seq`."""
@@ -482,6 +543,11 @@ class World:
     draws, even within one post, changes the world every seed gives. Analytics draw from
     streams of their own, keyed by post id or media key, so they change none of the others.
     `string_counter` False turns off the one text counter of `string_counter_media_key`.
+
+    `oddities` (see Oddities) marks the chosen posts in these attributes, empty or None when
+    off: `odd_text_post_ids` (kind of ODD_TEXTS -> post id), `odd_texts` (post id -> text),
+    `odd_entities` (post id -> entities), `poisoned_posts` (post id -> (path, value)),
+    `poisoned_users` (user id -> (path, value)), `missing_media_post_id`, `missing_media_key`.
     """
 
     def __init__(
@@ -493,6 +559,7 @@ class World:
         lookup_posts: int,
         now: datetime,
         string_counter: bool = True,
+        oddities: Oddities | None = None,
     ) -> None:
         self.seed = seed
         self.start_ms = int(now.timestamp()) * 1000
@@ -513,6 +580,11 @@ class World:
         self._ids = _Ids()
         self._foreign: list[Post] = []
         self._foreign_ms: list[int] = []
+        self._build_without_gc(posts, partner_posts, lookup_posts)
+        self._string_counter_key = self._pick_string_counter()
+        self._mark_oddities(oddities or Oddities())
+
+    def _build_without_gc(self, posts: int, partner_posts: int, lookup_posts: int) -> None:
         # Generation allocates many small dicts; cyclic GC passes would dominate its cost.
         gc_was_enabled = gc.isenabled()
         gc.disable()
@@ -521,7 +593,6 @@ class World:
         finally:
             if gc_was_enabled:
                 gc.enable()
-        self._string_counter_key = self._pick_string_counter()
 
     def _build(self, posts: int, partner_posts: int, lookup_posts: int) -> None:
         seed = self.seed
@@ -818,6 +889,72 @@ class World:
             by_author.setdefault(post.author_id, []).append(post)
         self.timelines = {uid: Timeline(posts) for uid, posts in by_author.items()}
 
+    # --- oddities -------------------------------------------------------------------------
+
+    def _mark_oddities(self, oddities: Oddities) -> None:
+        """Choose the odd posts and give them what the options turned on (see Oddities)."""
+        self.oddities = oddities
+        self.odd_text_post_ids: dict[str, str] = {}
+        self.odd_texts: dict[str, str] = {}
+        self.odd_entities: dict[str, dict[str, Any]] = {}
+        self.poisoned_posts: dict[str, tuple[str, Any]] = {}
+        self.poisoned_users: dict[str, tuple[str, Any]] = {}
+        self.missing_media_post_id: str | None = None
+        self.missing_media_key: str | None = None
+        if not oddities.any:
+            return
+        rng = _rng(self.seed, "oddities")
+        plain = self._plain_posts(rng)
+        odd = plain[: len(ODD_TEXTS)]
+        poisoned = plain[len(ODD_TEXTS) : len(ODD_TEXTS) + len(POISONED_POST_VALUES)]
+        carrier = self._photo_post(rng, {p.id for p in odd + poisoned})
+        if oddities.odd_text:
+            self._write_odd_texts(odd)
+        if oddities.poison_metrics:
+            self.poisoned_posts = dict(
+                zip([p.id for p in poisoned], POISONED_POST_VALUES, strict=False)
+            )
+            self.poisoned_users = {MAIN_USER_ID: POISONED_USER_VALUE}
+        if oddities.missing_media_include and carrier is not None:
+            self.missing_media_post_id = carrier.id
+            self.missing_media_key = carrier.media_keys[0]
+
+    def _plain_posts(self, rng: random.Random) -> list[Post]:
+        """The main account's originals without a link: recent ones first, each group shuffled."""
+        recent_from = self.start_ms - 30 * DAY_MS
+        plain = [
+            p for p in self.timelines[MAIN_USER_ID].posts if p.kind == "original" and not p.has_link
+        ]
+        recent = [p for p in plain if p.created_ms >= recent_from]
+        old = [p for p in plain if p.created_ms < recent_from]
+        rng.shuffle(recent)
+        rng.shuffle(old)
+        return recent + old
+
+    def _photo_post(self, rng: random.Random, taken: set[str]) -> Post | None:
+        """An original of the main account whose first media is a photo (a recent one if any)."""
+        photos = [
+            p
+            for p in self.timelines[MAIN_USER_ID].posts
+            if p.kind == "original"
+            and p.id not in taken
+            and p.media_keys
+            and self.media[p.media_keys[0]].type == "photo"
+        ]
+        recent = [p for p in photos if p.created_ms >= self.start_ms - 30 * DAY_MS]
+        pool = recent or photos
+        return rng.choice(pool) if pool else None
+
+    def _write_odd_texts(self, posts: list[Post]) -> None:
+        """Give each post its odd text (and no entities but the "entity_nul" post's)."""
+        for (kind, text), post in zip(ODD_TEXTS.items(), posts, strict=False):
+            post.text = text
+            post.entities = _nul_entities(text) if kind == "entity_nul" else None
+            self.odd_text_post_ids[kind] = post.id
+            self.odd_texts[post.id] = text
+            if post.entities is not None:
+                self.odd_entities[post.id] = post.entities
+
     # --- queries --------------------------------------------------------------------------
 
     def timeline(self, user_id: str) -> list[Post]:
@@ -1008,23 +1145,14 @@ class World:
             if full
             else [p for p in self.posts if p.author_id in (MAIN_USER_ID, PARTNER_USER_ID)]
         )
-        return {
+        out: dict[str, Any] = {
             "seed": self.seed,
             "start": api_time(self.start_ms),
             "main_user_id": self.main_user_id,
             "partner_user_id": self.partner_user_id,
             "post_count": len(self.posts),
             "media_count": len(self.media),
-            "users": [
-                {
-                    "id": u.id,
-                    "username": u.username,
-                    "name": u.name,
-                    "protected": u.protected,
-                    "public_metrics": dict(u.public_metrics),
-                }
-                for u in self.users.values()
-            ],
+            "users": self._user_summaries(),
             "posts": [
                 {
                     "id": p.id,
@@ -1037,6 +1165,31 @@ class World:
                 }
                 for p in shown
             ],
+        }
+        if self.oddities.any:
+            out["oddities"] = self._oddity_summary()
+        return out
+
+    def _user_summaries(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": u.id,
+                "username": u.username,
+                "name": u.name,
+                "protected": u.protected,
+                "public_metrics": dict(u.public_metrics),
+            }
+            for u in self.users.values()
+        ]
+
+    def _oddity_summary(self) -> dict[str, Any]:
+        """Which posts are odd and how (the texts are in ODD_TEXTS)."""
+        return {
+            "odd_text_post_ids": dict(self.odd_text_post_ids),
+            "poisoned_posts": {k: list(v) for k, v in self.poisoned_posts.items()},
+            "poisoned_users": {k: list(v) for k, v in self.poisoned_users.items()},
+            "missing_media_post_id": self.missing_media_post_id,
+            "missing_media_key": self.missing_media_key,
         }
 
 
