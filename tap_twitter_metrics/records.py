@@ -3,16 +3,33 @@
 Records hold exactly the columns of their stream's schema, in schema order. Free-form values
 (`entities`) and id lists are passed through by reference rather than copied, because a sync
 parses hundreds of thousands of posts.
+
+One bad value never costs a post: a value of the wrong type is loaded as null and text is
+cleaned (values.py), each leaving a `ValueNote` on the page for the log. Only a body whose
+structure is broken (no list of posts, a post without an id) raises `ResponseFormatError`.
+Both vocabularies of the API are read: the live one ("tweet") and spec 2.167's ("post").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, Literal
 
 from tap_twitter_metrics.catalogue import CATALOGUE, Part, metric_streams
+from tap_twitter_metrics.values import (
+    COUNT_MAX,
+    COUNT_MIN,
+    NULLED,
+    ValueNote,
+    clean,
+    clean_text,
+    count_issue,
+    needs_cleaning,
+    shown,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -42,6 +59,18 @@ TWEET_METRIC_FAMILIES: Final = _families(Part.TWEET_METRICS, _TWEET_METRIC_KEYS)
 MEDIA_METRIC_FAMILIES: Final = _families(Part.MEDIA_METRICS, _MEDIA_METRIC_KEYS)
 METRIC_STREAMS: Final = (*TWEET_METRIC_FAMILIES, *MEDIA_METRIC_FAMILIES)
 
+# Spec 2.167 names (values) of the live API's names (keys). Where an object carries both, the
+# live name wins unless its value is null.
+NEW_NAMES: Final = {
+    "retweet_count": "repost_count",
+    "tweet_count": "post_count",
+    "edit_history_tweet_ids": "edit_history_post_ids",
+    "referenced_tweets": "referenced_posts",
+}
+_LIVE_NAMES: Final = {new: live for live, new in NEW_NAMES.items()}
+FIELD_REFUSALS: Final = frozenset({"not-authorized-for-field", "field-unauthorized"})
+"""Problem kinds of a private field the caller may not see (live name, spec 2.167 name)."""
+
 # RFC 3339 as the API writes it; the calendar ranges are checked by datetime below.
 _DATE_TIME: Final = re.compile(
     r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)",
@@ -65,6 +94,11 @@ class Problem:
     resource_id: str | None
     field: str | None
 
+    @property
+    def refuses_field(self) -> bool:
+        """Whether this is a field-authorization error (`field` names the refused field)."""
+        return self.kind in FIELD_REFUSALS
+
 
 @dataclass
 class Page:
@@ -80,6 +114,8 @@ class Page:
     result_count: int | None
     returned_ids: list[str]
     """Ids of the posts in `data`, in response order."""
+    notes: list[ValueNote] = dataclasses.field(default_factory=list)
+    """Values loaded as null or cleaned, and media the posts name but the response lacks."""
 
     @property
     def is_blank(self) -> bool:
@@ -91,10 +127,12 @@ class Page:
         return not self.returned_ids and not self.problems and not self.next_token
 
     @classmethod
-    def of_users(cls, users: list[Record], problems: list[Problem]) -> Page:
-        """A page of a users endpoint: accounts and partial errors, no posts."""
+    def of_users(
+        cls, users: list[Record], problems: list[Problem], notes: list[ValueNote] | None = None
+    ) -> Page:
+        """A page of a users endpoint: accounts, partial errors and notes, no posts."""
         metrics: dict[str, list[Record]] = {stream: [] for stream in METRIC_STREAMS}
-        return cls([], users, [], metrics, problems, None, None, [])
+        return cls([], users, [], metrics, problems, None, None, [], notes or [])
 
     def records_for(self, stream: StreamSpec) -> list[Record]:
         """The records this page holds for a catalogued stream."""
@@ -118,7 +156,7 @@ class Page:
         return self.without_posts(later) if later else self
 
     def without_posts(self, post_ids: Collection[str]) -> Page:
-        """Return a copy without the posts in `post_ids` and their tweet metric records."""
+        """Return a copy without the posts in `post_ids`, their metric records and notes."""
         return replace(
             self,
             tweets=[tweet for tweet in self.tweets if tweet["id"] not in post_ids],
@@ -131,6 +169,11 @@ class Page:
                 for stream, records in self.metrics.items()
             },
             returned_ids=[post_id for post_id in self.returned_ids if post_id not in post_ids],
+            notes=[
+                note
+                for note in self.notes
+                if note.kind != "post" or note.resource_id not in post_ids
+            ],
         )
 
 
@@ -175,15 +218,10 @@ class _InvalidValueError(Exception):
 
 
 def _count(value: object, name: str) -> int | None:
-    if value is None:
-        return None
-    if type(value) is int:
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 40:
-        return int(value)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise _InvalidValueError(name, value, "an integer")
+    number, issue = count_issue(value)
+    if issue is not None:
+        raise _InvalidValueError(name, value, "an integer")
+    return number
 
 
 def _string(value: object, name: str) -> str | None:
@@ -198,24 +236,10 @@ def _key(value: object, name: str) -> str:
     raise _InvalidValueError(name, value, "a non-empty string")
 
 
-def _boolean(value: object, name: str) -> bool | None:
-    if value is None or isinstance(value, bool):
-        return value
-    raise _InvalidValueError(name, value, "true or false")
-
-
 def _object(value: object, name: str) -> dict[str, Any] | None:
     if value is None or isinstance(value, dict):
         return value
     raise _InvalidValueError(name, value, "an object")
-
-
-def _strings(value: object, name: str) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, list) and all(isinstance(item, str) for item in value):
-        return value
-    raise _InvalidValueError(name, value, "a list of strings")
 
 
 def _objects(value: object, name: str) -> list[dict[str, Any]] | None:
@@ -246,24 +270,154 @@ def _required_date_time(value: object, name: str) -> str:
     return checked
 
 
+class _Reader:
+    """Reads an API object's values for its record: a wrong value is loaded as null, noted.
+
+    One reader serves every object of a response in turn (`kind` and `ident` name the one it
+    reads), so a post costs no new object.
+    """
+
+    __slots__ = ("ident", "kind", "notes")
+
+    def __init__(self, kind: str, ident: str, notes: list[ValueNote]) -> None:
+        self.kind = kind
+        self.ident = ident
+        self.notes = notes
+
+    def note(self, field: str, issue: str) -> None:
+        """Add a note about one of the object's fields."""
+        self.notes.append(ValueNote(self.kind, self.ident, field, issue))
+
+    def _null(self, field: str, value: object, expected: str) -> None:
+        self.note(field, f"{shown(value)} is not {expected}; {NULLED}")
+
+    def count(self, value: object, field: str) -> int | None:
+        """A count a BIGINT holds (digit strings read as numbers), else None."""
+        if type(value) is int and COUNT_MIN <= value <= COUNT_MAX:
+            return value
+        number, issue = count_issue(value)
+        if issue is not None:
+            self.note(field, issue)
+        return number
+
+    def string(self, value: object, field: str) -> str | None:
+        """A string, else None."""
+        if value is None or isinstance(value, str):
+            return value
+        self._null(field, value, "a string")
+        return None
+
+    def boolean(self, value: object, field: str) -> bool | None:
+        """True or false, else None."""
+        if value is None or isinstance(value, bool):
+            return value
+        self._null(field, value, "true or false")
+        return None
+
+    def mapping(self, value: object, field: str) -> dict[str, Any] | None:
+        """An object, else None."""
+        if value is None or isinstance(value, dict):
+            return value
+        self._null(field, value, "an object")
+        return None
+
+    def strings(self, value: object, field: str) -> list[str] | None:
+        """A list of strings, else None."""
+        if value is None or (
+            isinstance(value, list) and all(isinstance(item, str) for item in value)
+        ):
+            return value
+        self._null(field, value, "a list of strings")
+        return None
+
+    def mappings(self, value: object, field: str) -> list[dict[str, Any]] | None:
+        """A list of objects, else None."""
+        if value is None or (
+            isinstance(value, list) and all(isinstance(item, dict) for item in value)
+        ):
+            return value
+        self._null(field, value, "a list of objects")
+        return None
+
+    def date_time(self, value: object, field: str) -> str | None:
+        """A date-time as the API writes it, else None."""
+        try:
+            return _date_time(value, field)
+        except _InvalidValueError:
+            self._null(field, value, "a date-time")
+            return None
+
+
+def _renamed(obj: dict[str, Any], name: str) -> tuple[Any, str]:
+    """The value under its live name, else (when that is null) under its spec 2.167 name."""
+    value = obj.get(name)
+    if value is None:
+        new = NEW_NAMES.get(name)
+        if new is not None and obj.get(new) is not None:
+            return obj[new], new
+    return value, name
+
+
 def _metric_values(
-    owner: dict[str, Any], family_key: str, columns: tuple[str, ...]
+    reader: _Reader, owner: dict[str, Any], family_key: str, columns: tuple[str, ...]
 ) -> Record | None:
     """Return the family's columns, or None when the object does not carry the family."""
     family = owner.get(family_key)
     if family is None:
         return None
     if not isinstance(family, dict):
-        raise _InvalidValueError(family_key, family, "an object")
+        reader.note(family_key, f"{shown(family)} is not an object; ignored")
+        return None
     if not family:
         return None
-    if "repost_count" in family and "retweet_count" not in family:
-        family = {**family, "retweet_count": family["repost_count"]}
     values: Record = {}
     for column in columns:
         value = family.get(column)
-        values[column] = value if type(value) is int else _count(value, f"{family_key}.{column}")
+        # The usual values, a count in range or none, cost no call: a sync reads millions.
+        if type(value) is int and COUNT_MIN <= value <= COUNT_MAX:
+            pass
+        elif value is not None or column in NEW_NAMES:
+            value, name = _renamed(family, column)
+            value = reader.count(value, f"{family_key}.{name}")
+        values[column] = value
     return values
+
+
+# The fields whose text goes into records, cleaned when a body holds NUL or lone surrogates.
+_POST_TEXT: Final = (
+    "id",
+    "text",
+    "author_id",
+    "conversation_id",
+    "lang",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "referenced_posts",
+    "attachments",
+    "edit_history_tweet_ids",
+    "edit_history_post_ids",
+    "reply_settings",
+    "entities",
+)
+_MEDIA_TEXT: Final = ("media_key", "type", "url", "preview_image_url", "alt_text", "variants")
+_USER_TEXT: Final = ("id", "username", "name")
+
+
+def _cleaned(
+    obj: dict[str, Any], fields: tuple[str, ...]
+) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """The object with the text of `fields` cleaned (a copy if any), and what changed where."""
+    fixed: dict[str, Any] = {}
+    fixes = []
+    for name in fields:
+        # A spec 2.167 name is not read when the live name has a value.
+        if name not in obj or obj.get(_LIVE_NAMES.get(name, "")) is not None:
+            continue
+        value, issue = clean(obj[name])
+        if issue is not None:
+            fixed[name] = value
+            fixes.append((name, issue))
+    return ({**obj, **fixed} if fixed else obj), fixes
 
 
 def _body(body: object) -> dict[str, Any]:
@@ -291,127 +445,180 @@ def _label(kind: str, obj: object, id_key: str, where: str) -> str:
     return where
 
 
-def _user(obj: object, observed_at: str, where: str) -> Record:
-    try:
-        if not isinstance(obj, dict):
-            raise _InvalidValueError("the entry", obj, "an object")
-        record: Record = {
-            "id": _key(obj.get("id"), "id"),
-            "username": _string(obj.get("username"), "username"),
-            "name": _string(obj.get("name"), "name"),
-            "created_at": _date_time(obj.get("created_at"), "created_at"),
-        }
-        metrics = _metric_values(obj, "public_metrics", _USER_METRICS)
-        for column in _USER_METRICS:
-            record[column] = metrics[column] if metrics else None
-        record["observed_at"] = observed_at
-    except _InvalidValueError as exc:
-        raise ResponseFormatError(f"{_label('user', obj, 'id', where)}: {exc}") from None
-    return record
-
-
-def _reference(item: dict[str, Any]) -> dict[str, str | None]:
+def _reference(item: dict[str, Any], reader: _Reader, name: str) -> dict[str, str | None]:
     return {
-        "type": _string(item.get("type"), "referenced_tweets[].type"),
-        "id": _string(item.get("id"), "referenced_tweets[].id"),
+        "type": reader.string(item.get("type"), f"{name}[].type"),
+        "id": reader.string(item.get("id"), f"{name}[].id"),
     }
 
 
-def _tweet_fields(obj: dict[str, Any]) -> Record:
-    tweet_id = _key(obj.get("id"), "id")
-    created_at = _required_date_time(obj.get("created_at"), "created_at")
-    author_id = _string(obj.get("author_id"), "author_id")
-    references = _objects(obj.get("referenced_tweets"), "referenced_tweets")
-    attachments = _object(obj.get("attachments"), "attachments")
+def _tweet_fields(obj: dict[str, Any], reader: _Reader, created_at: str) -> Record:
+    string = reader.string
+    references, references_name = _renamed(obj, "referenced_tweets")
+    if references is not None:
+        references = reader.mappings(references, references_name)
+    history, history_name = _renamed(obj, "edit_history_tweet_ids")
+    attachments = obj.get("attachments")
+    if attachments is not None:
+        attachments = reader.mapping(attachments, "attachments")
     return {
-        "id": tweet_id,
-        "text": _string(obj.get("text"), "text"),
+        "id": reader.ident,
+        "text": string(obj.get("text"), "text"),
         "created_at": created_at,
-        "author_id": author_id,
-        "conversation_id": _string(obj.get("conversation_id"), "conversation_id"),
-        "lang": _string(obj.get("lang"), "lang"),
-        "in_reply_to_user_id": _string(obj.get("in_reply_to_user_id"), "in_reply_to_user_id"),
+        "author_id": string(obj.get("author_id"), "author_id"),
+        "conversation_id": string(obj.get("conversation_id"), "conversation_id"),
+        "lang": string(obj.get("lang"), "lang"),
+        "in_reply_to_user_id": string(obj.get("in_reply_to_user_id"), "in_reply_to_user_id"),
         "referenced_tweets": (
-            None if references is None else [_reference(item) for item in references]
+            None
+            if references is None
+            else [_reference(item, reader, references_name) for item in references]
         ),
         "media_keys": (
-            _strings(attachments.get("media_keys"), "attachments.media_keys")
+            reader.strings(attachments.get("media_keys"), "attachments.media_keys")
             if attachments
             else None
         ),
-        "edit_history_tweet_ids": _strings(
-            obj.get("edit_history_tweet_ids"), "edit_history_tweet_ids"
-        ),
-        "possibly_sensitive": _boolean(obj.get("possibly_sensitive"), "possibly_sensitive"),
-        "reply_settings": _string(obj.get("reply_settings"), "reply_settings"),
-        "entities": _object(obj.get("entities"), "entities"),
+        "edit_history_tweet_ids": reader.strings(history, history_name),
+        "possibly_sensitive": reader.boolean(obj.get("possibly_sensitive"), "possibly_sensitive"),
+        "reply_settings": string(obj.get("reply_settings"), "reply_settings"),
+        "entities": reader.mapping(obj.get("entities"), "entities"),
     }
 
 
-def _families_of(
-    obj: dict[str, Any], families: dict[str, tuple[str, tuple[str, ...]]]
-) -> list[tuple[str, Record]]:
-    """(metric stream, metric columns) of every family the object carries."""
-    found = []
-    for stream, (family_key, columns) in families.items():
-        values = _metric_values(obj, family_key, columns)
-        if values is not None:
-            found.append((stream, values))
-    return found
-
-
-def _tweet(obj: object, observed_at: str, where: str, metrics: dict[str, list[Record]]) -> Record:
-    """Return the tweets record and append the post's metric records to `metrics`."""
-    try:
-        if not isinstance(obj, dict):
-            raise _InvalidValueError("the entry", obj, "an object")
-        record = _tweet_fields(obj)
-        found = _families_of(obj, TWEET_METRIC_FAMILIES)
-    except _InvalidValueError as exc:
-        raise ResponseFormatError(f"{_label('tweet', obj, 'id', where)}: {exc}") from None
-    head = {
-        "tweet_id": record["id"],
-        "author_id": record["author_id"],
-        "created_at": record["created_at"],
-        "observed_at": observed_at,
-    }
-    for stream, values in found:
-        metrics[stream].append({**head, **values})
-    return record
-
-
-def _variant(item: dict[str, Any]) -> Record:
-    return {
-        "bit_rate": _count(item.get("bit_rate"), "variants[].bit_rate"),
-        "content_type": _string(item.get("content_type"), "variants[].content_type"),
-        "url": _string(item.get("url"), "variants[].url"),
-    }
-
-
-def _media(obj: object, observed_at: str, where: str, metrics: dict[str, list[Record]]) -> Record:
-    """Return the media record and append the media's metric records to `metrics`."""
-    try:
-        if not isinstance(obj, dict):
-            raise _InvalidValueError("the entry", obj, "an object")
-        media_key = _key(obj.get("media_key"), "media_key")
-        variants = _objects(obj.get("variants"), "variants")
-        record: Record = {
-            "media_key": media_key,
-            "type": _string(obj.get("type"), "type"),
-            "duration_ms": _count(obj.get("duration_ms"), "duration_ms"),
-            "url": _string(obj.get("url"), "url"),
-            "preview_image_url": _string(obj.get("preview_image_url"), "preview_image_url"),
-            "width": _count(obj.get("width"), "width"),
-            "height": _count(obj.get("height"), "height"),
-            "alt_text": _string(obj.get("alt_text"), "alt_text"),
-            "variants": None if variants is None else [_variant(item) for item in variants],
+def _variants(reader: _Reader, value: object) -> list[Record] | None:
+    variants = reader.mappings(value, "variants")
+    if variants is None:
+        return None
+    return [
+        {
+            "bit_rate": reader.count(item.get("bit_rate"), "variants[].bit_rate"),
+            "content_type": reader.string(item.get("content_type"), "variants[].content_type"),
+            "url": reader.string(item.get("url"), "variants[].url"),
         }
-        found = _families_of(obj, MEDIA_METRIC_FAMILIES)
-    except _InvalidValueError as exc:
-        raise ResponseFormatError(f"{_label('media', obj, 'media_key', where)}: {exc}") from None
-    for stream, values in found:
-        metrics[stream].append({"media_key": media_key, "observed_at": observed_at, **values})
-    return record
+        for item in variants
+    ]
+
+
+class _Parser:
+    """Parses the objects of one response into records, metric records and notes."""
+
+    def __init__(self, observed_at: str, envelope: dict[str, Any]) -> None:
+        self.observed_at = observed_at
+        # Rarely true: a clean body pays one quick check, not a check per string.
+        self.dirty = needs_cleaning(envelope)
+        self.notes: list[ValueNote] = []
+        self.metrics: dict[str, list[Record]] = {stream: [] for stream in METRIC_STREAMS}
+        self.reader = _Reader("", "", self.notes)
+
+    def _open(
+        self, obj: object, kind: str, key: str, text: tuple[str, ...], where: str
+    ) -> tuple[dict[str, Any], _Reader]:
+        """The object (its text cleaned) and the reader set to it; without its key it is refused."""
+        fixes: list[tuple[str, str]] = []
+        try:
+            if not isinstance(obj, dict):
+                raise _InvalidValueError("the entry", obj, "an object")
+            found: dict[str, Any] = obj
+            if self.dirty:
+                found, fixes = _cleaned(found, text)
+            ident = _key(found.get(key), key)
+        except _InvalidValueError as exc:
+            raise ResponseFormatError(f"{where}: {exc}") from None
+        reader = self.reader
+        reader.kind, reader.ident = kind, ident
+        for name, issue in fixes:
+            reader.note(name, issue)
+        return found, reader
+
+    def tweet(self, obj: object, where: str) -> Record:
+        """Return the tweets record and keep the post's metric records."""
+        post, reader = self._open(obj, "post", "id", _POST_TEXT, where)
+        try:
+            created_at = _required_date_time(post.get("created_at"), "created_at")
+        except _InvalidValueError as exc:
+            raise ResponseFormatError(f"tweet {reader.ident}: {exc}") from None
+        record = _tweet_fields(post, reader, created_at)
+        head = {
+            "tweet_id": reader.ident,
+            "author_id": record["author_id"],
+            "created_at": created_at,
+            "observed_at": self.observed_at,
+        }
+        for stream, (family_key, columns) in TWEET_METRIC_FAMILIES.items():
+            values = _metric_values(reader, post, family_key, columns)
+            if values is not None:
+                self.metrics[stream].append({**head, **values})
+        return record
+
+    def media(self, obj: object, where: str) -> Record:
+        """Return the media record and keep the media's metric records."""
+        item, reader = self._open(obj, "media", "media_key", _MEDIA_TEXT, where)
+        record: Record = {
+            "media_key": reader.ident,
+            "type": reader.string(item.get("type"), "type"),
+            "duration_ms": reader.count(item.get("duration_ms"), "duration_ms"),
+            "url": reader.string(item.get("url"), "url"),
+            "preview_image_url": reader.string(item.get("preview_image_url"), "preview_image_url"),
+            "width": reader.count(item.get("width"), "width"),
+            "height": reader.count(item.get("height"), "height"),
+            "alt_text": reader.string(item.get("alt_text"), "alt_text"),
+            "variants": _variants(reader, item.get("variants")),
+        }
+        head = {"media_key": reader.ident, "observed_at": self.observed_at}
+        for stream, (family_key, columns) in MEDIA_METRIC_FAMILIES.items():
+            values = _metric_values(reader, item, family_key, columns)
+            if values is not None:
+                self.metrics[stream].append({**head, **values})
+        return record
+
+    def user(self, obj: object, where: str) -> Record:
+        """Return the users record."""
+        item, reader = self._open(obj, "user", "id", _USER_TEXT, where)
+        record: Record = {
+            "id": reader.ident,
+            "username": reader.string(item.get("username"), "username"),
+            "name": reader.string(item.get("name"), "name"),
+            "created_at": reader.date_time(item.get("created_at"), "created_at"),
+        }
+        metrics = _metric_values(reader, item, "public_metrics", _USER_METRICS)
+        for column in _USER_METRICS:
+            record[column] = metrics[column] if metrics else None
+        record["observed_at"] = self.observed_at
+        return record
+
+    def note_missing_media(self, tweets: list[Record], media: list[Record]) -> None:
+        """Note each media key a post names that the response's media lack."""
+        known = {item["media_key"] for item in media}
+        for tweet in tweets:
+            keys = tweet["media_keys"]
+            if not keys or known.issuperset(keys):
+                continue
+            for key in dict.fromkeys(key for key in keys if key not in known):
+                issue = f"media {key} is not in includes.media; no media record"
+                self.notes.append(ValueNote("post", tweet["id"], "attachments.media_keys", issue))
+
+    def buckets(self, item: object, stream: StreamSpec, head: Record) -> list[Record]:
+        """The records of one analytics item: one per bucket of its `timestamped_metrics`."""
+        if not isinstance(item, dict):
+            raise _InvalidValueError("the entry", item, "an object")
+        # The media endpoint's items are documented without their key's name: take either.
+        ident, fix = _key(item.get("id", item.get("media_key")), "id"), None
+        if self.dirty:
+            ident, fix = clean_text(ident)
+        reader = self.reader
+        reader.kind, reader.ident = "media" if stream.key[0] == "media_key" else "post", ident
+        if fix:
+            reader.note("id", fix)
+        records = []
+        for bucket in _objects(item.get("timestamped_metrics"), "timestamped_metrics") or ():
+            timestamp = _required_date_time(bucket.get("timestamp"), "timestamp")
+            values = _object(bucket.get("metrics"), "metrics") or {}
+            record: Record = {stream.key[0]: ident, "timestamp": timestamp, **head}
+            for name in analytics_metrics(stream):
+                record[name] = reader.count(values.get(name), f"{name} at {timestamp}")
+            records.append(record)
+        return records
 
 
 def problem_kind(type_url: object) -> str:
@@ -446,20 +653,24 @@ def _problem(obj: object, where: str) -> Problem:
 def parse_problems(body: object) -> list[Problem]:
     """Return the partial errors of a response, or its problem body when it has no `errors`.
 
-    A body that is neither (plain data) gives an empty list.
+    A body that is neither (plain data) gives an empty list. Their text is cleaned as a
+    record's is, for the log lines that quote it.
     """
     envelope = _body(body)
     if "errors" not in envelope and ("type" in envelope or "title" in envelope):
-        return [_problem(envelope, "problem body")]
-    return _partial_errors(envelope)
+        problem_body = clean(envelope)[0] if needs_cleaning(envelope) else envelope
+        return [_problem(problem_body, "problem body")]
+    return _partial_errors(envelope, dirty=needs_cleaning(envelope))
 
 
-def _partial_errors(envelope: dict[str, Any]) -> list[Problem]:
+def _partial_errors(envelope: dict[str, Any], *, dirty: bool) -> list[Problem]:
     errors = envelope.get("errors")
     if errors is None:
         return []
     if not isinstance(errors, list):
         raise ResponseFormatError(f"errors is {type(errors).__name__}, expected a list")
+    if dirty:
+        errors = clean(errors)[0]
     return [_problem(entry, f"errors[{index}]") for index, entry in enumerate(errors)]
 
 
@@ -470,18 +681,17 @@ def _check_observed_at(observed_at: str) -> None:
         raise ValueError(str(exc)) from None
 
 
-def _includes(envelope: dict[str, Any], name: str) -> list[Any]:
+def _includes(envelope: dict[str, Any], name: str) -> list[Any] | None:
+    """`includes.<name>`, or None when the response has none."""
     includes = envelope.get("includes")
     if includes is None:
-        return []
+        return None
     if not isinstance(includes, dict):
         raise ResponseFormatError(f"includes is {type(includes).__name__}, expected an object")
     items = includes.get(name)
-    if items is None:
-        return []
-    if not isinstance(items, list):
-        raise ResponseFormatError(f"includes.{name} is {type(items).__name__}, expected a list")
-    return items
+    if items is None or isinstance(items, list):
+        return items
+    raise ResponseFormatError(f"includes.{name} is {type(items).__name__}, expected a list")
 
 
 def _meta(envelope: dict[str, Any]) -> tuple[str | None, int | None]:
@@ -498,63 +708,79 @@ def _meta(envelope: dict[str, Any]) -> tuple[str | None, int | None]:
     return next_token or None, result_count
 
 
-def _included_users(envelope: dict[str, Any], observed_at: str) -> list[Record]:
-    return [
-        _user(item, observed_at, f"includes.users[{index}]")
-        for index, item in enumerate(_includes(envelope, "users"))
-    ]
+def _included_media(
+    parser: _Parser, envelope: dict[str, Any], tweets: list[Record], *, expanded: bool
+) -> list[Record]:
+    """The media records of `includes.media`, noting the media the posts name but it lacks."""
+    included = _includes(envelope, "media")
+    media = [parser.media(item, f"includes.media[{i}]") for i, item in enumerate(included or ())]
+    if included is not None or expanded:
+        parser.note_missing_media(tweets, media)
+    return media
 
 
 def parse_page(
-    body: object, observed_at: str, *, user_source: Literal["data", "includes"] = "includes"
+    body: object,
+    observed_at: str,
+    *,
+    user_source: Literal["data", "includes"] = "includes",
+    media_expanded: bool = False,
 ) -> Page:
     """Parse a tweets response: a timeline page, an id lookup or a single-post lookup.
 
     Tweets and their metric families come from `data` (a list, or one object), media and
     media metrics from `includes.media`. With `user_source="includes"` the authors in
     `includes.users` become user records; with `"data"` the caller reads users from a users
-    endpoint (`parse_users`) and `Page.users` stays empty. `observed_at` is stamped on every
-    metric and user record. Raises `ResponseFormatError` for a body the API would not send.
+    endpoint (`parse_user_page`) and `Page.users` stays empty. `observed_at` is stamped on
+    every metric and user record. Media keys missing from `includes.media` are noted when
+    it is there, or with `media_expanded` (asked for). Raises `ResponseFormatError` for a
+    body whose structure is broken.
     """
     if user_source not in ("data", "includes"):
         msg = f"user_source is {user_source!r}, expected 'data' or 'includes'"
         raise ValueError(msg)
     _check_observed_at(observed_at)
     envelope = _body(body)
-    metrics: dict[str, list[Record]] = {stream: [] for stream in METRIC_STREAMS}
+    parser = _Parser(observed_at, envelope)
     posts = _data_objects(envelope)
-    tweets = [_tweet(post, observed_at, f"data[{i}]", metrics) for i, post in enumerate(posts)]
-
-    media = [
-        _media(item, observed_at, f"includes.media[{index}]", metrics)
-        for index, item in enumerate(_includes(envelope, "media"))
-    ]
-    users = _included_users(envelope, observed_at) if user_source == "includes" else []
+    tweets = [parser.tweet(post, f"data[{index}]") for index, post in enumerate(posts)]
+    media = _included_media(parser, envelope, tweets, expanded=media_expanded)
+    authors = _includes(envelope, "users") if user_source == "includes" else None
+    users = [parser.user(item, f"includes.users[{i}]") for i, item in enumerate(authors or ())]
     next_token, result_count = _meta(envelope)
     return Page(
         tweets=tweets,
         users=users,
         media=media,
-        metrics=metrics,
-        problems=_partial_errors(envelope),
+        metrics=parser.metrics,
+        problems=_partial_errors(envelope, dirty=parser.dirty),
         next_token=next_token,
         result_count=result_count,
         returned_ids=[tweet["id"] for tweet in tweets],
+        notes=parser.notes,
     )
 
 
-def parse_users(body: object, observed_at: str) -> tuple[list[Record], list[Problem]]:
+def parse_user_page(body: object, observed_at: str) -> Page:
     """Parse a users response (`/2/users/me`, `/2/users/by/username/:u`, `/2/users?ids=`).
 
-    Returns the user records (stamped with `observed_at`) and the partial errors.
+    Returns a page of user records (stamped with `observed_at`), partial errors and notes.
     """
     _check_observed_at(observed_at)
     envelope = _body(body)
-    users = [
-        _user(item, observed_at, f"data[{index}]")
-        for index, item in enumerate(_data_objects(envelope))
-    ]
-    return users, _partial_errors(envelope)
+    parser = _Parser(observed_at, envelope)
+    objects = _data_objects(envelope)
+    users = [parser.user(item, f"data[{index}]") for index, item in enumerate(objects)]
+    return Page.of_users(users, _partial_errors(envelope, dirty=parser.dirty), parser.notes)
+
+
+def parse_users(body: object, observed_at: str) -> tuple[list[Record], list[Problem]]:
+    """The user records and partial errors of a users response, as `parse_user_page` reads them.
+
+    The page's notes are left out: call `parse_user_page` to log them.
+    """
+    page = parse_user_page(body, observed_at)
+    return page.users, page.problems
 
 
 @dataclass
@@ -563,8 +789,15 @@ class AnalyticsPage:
 
     records: list[Record]
     problems: list[Problem]
-    unreadable: list[str]
-    """Counters that were not numbers, loaded as null: "<id> <metric> at <timestamp>"."""
+    notes: list[ValueNote] = dataclasses.field(default_factory=list)
+    """Counters loaded as null (field "<metric> at <timestamp>") and cleaned ids."""
+
+    @property
+    def unreadable(self) -> list[str]:
+        """The counters loaded as null, as "<id> <metric> at <timestamp>" (see `notes`)."""
+        return [
+            f"{note.resource_id} {note.field}" for note in self.notes if note.issue.endswith(NULLED)
+        ]
 
 
 _ANALYTICS_HEAD: Final = ("timestamp", "granularity", "author_id", "observed_at")
@@ -582,32 +815,12 @@ def parse_analytics(
     _check_observed_at(observed_at)
     envelope = _body(body)
     head = {"granularity": granularity, "author_id": author_id, "observed_at": observed_at}
-    page = AnalyticsPage([], _partial_errors(envelope), [])
+    parser = _Parser(observed_at, envelope)
+    records: list[Record] = []
     for index, item in enumerate(_data_objects(envelope)):
         try:
-            page.records += _buckets(item, stream, head, page.unreadable)
+            records += parser.buckets(item, stream, head)
         except _InvalidValueError as exc:
             where = _label("resource", item, "id", f"data[{index}]")
             raise ResponseFormatError(f"{where}: {exc}") from None
-    return page
-
-
-def _buckets(item: object, stream: StreamSpec, head: Record, unreadable: list[str]) -> list[Record]:
-    if not isinstance(item, dict):
-        raise _InvalidValueError("the entry", item, "an object")
-    # The media endpoint's items are documented without their key's name: take either.
-    ident = _key(item.get("id", item.get("media_key")), "id")
-    key, metrics = stream.key[0], analytics_metrics(stream)
-    records = []
-    for bucket in _objects(item.get("timestamped_metrics"), "timestamped_metrics") or ():
-        timestamp = _required_date_time(bucket.get("timestamp"), "timestamp")
-        values = _object(bucket.get("metrics"), "metrics") or {}
-        record: Record = {key: ident, "timestamp": timestamp, **head}
-        for name in metrics:
-            try:
-                record[name] = _count(values.get(name), name)
-            except _InvalidValueError:
-                record[name] = None
-                unreadable.append(f"{ident} {name} at {timestamp}")
-        records.append(record)
-    return records
+    return AnalyticsPage(records, _partial_errors(envelope, dirty=parser.dirty), parser.notes)

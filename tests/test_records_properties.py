@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
+from unittest import mock
 
+import msgspec
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -19,8 +21,10 @@ from tap_twitter_metrics.records import (
     Page,
     ResponseFormatError,
     parse_page,
+    parse_user_page,
     parse_users,
 )
+from tap_twitter_metrics.values import ValueNote
 
 OBSERVED = "2024-05-03T08:00:00.000Z"
 RFC3339 = re.compile(
@@ -50,13 +54,20 @@ VALIDATORS = {
     for stream in STREAM_NAMES
 }
 
+# Text as json.loads may return it: NUL characters and lone surrogates ("\ud83d" unpaired)
+# among emoji, right-to-left letters and control characters.
+texts = st.one_of(
+    st.text(max_size=12),
+    st.text(st.characters(codec=None, exclude_categories=()), max_size=8),
+    st.sampled_from(["\x00", "a\x00b", "\ud83d", "x\udc00", "🎉\ud800\x00", "שלום\n\t"]),
+)
 # Values of every JSON type, including the wrong ones.
 json_scalars = st.one_of(
     st.none(),
     st.booleans(),
-    st.integers(min_value=-(2**63), max_value=2**63),
+    st.integers(min_value=-(2**64), max_value=2**64),
     st.floats(allow_nan=False, allow_infinity=False),
-    st.text(max_size=12),
+    texts,
 )
 json_values = st.recursive(
     json_scalars,
@@ -259,12 +270,42 @@ def users_body(bad: bool) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+def strings_in(value: Any) -> list[str]:
+    """Every string in a JSON value, dict keys included."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (key, *strings_in(item))]
+    if isinstance(value, list):
+        return [text for item in value for text in strings_in(item)]
+    return []
+
+
 def assert_valid(stream: str, records: list[dict[str, Any]]) -> None:
     validator = VALIDATORS[stream]
     columns = list(validator.schema["properties"])
     for record in records:
         assert list(record) == columns
         validator.validate(record)
+        # PostgreSQL refuses NUL in text and jsonb; a lone surrogate stops a UTF-8 writer.
+        assert not any("\x00" in text for text in strings_in(record)), record
+        msgspec.json.encode(record)
+        for value in record.values():
+            assert type(value) is not int or -(2**63) < value < 2**63, record
+
+
+def check_notes(notes: list[ValueNote], page: Page) -> None:
+    """Each note names a post, media or user of the page, and prints as UTF-8."""
+    resources = {
+        "post": set(page.returned_ids),
+        "media": {item["media_key"] for item in page.media},
+        "user": {user["id"] for user in page.users},
+    }
+    for item in notes:
+        assert isinstance(item, ValueNote)
+        assert item.resource_id in resources[item.kind], item
+        assert len(str(item)) < 300
+        str(item).encode("utf-8")
 
 
 def parsed_or_refused(body: Any) -> Page | None:
@@ -296,6 +337,7 @@ def check_page(page: Page) -> None:
     assert page.is_blank == (not page.returned_ids and not page.problems and not page.next_token)
     assert page.next_token is None or isinstance(page.next_token, str)
     assert page.result_count is None or isinstance(page.result_count, int)
+    check_notes(page.notes, page)
 
 
 # Malformed bodies met in practice, always tried on top of the generated ones.
@@ -416,10 +458,13 @@ def test_well_formed_tweets_body_always_parses(body: dict[str, Any]) -> None:
             source = post[family]
             for column in columns:
                 raw = source.get(column)
-                if column == "retweet_count" and "retweet_count" not in source:
+                if column == "retweet_count" and raw is None:
                     raw = source.get("repost_count")
                 assert record[column] == (None if raw is None else int(raw))
     assert len(page.problems) == len(body.get("errors", []))
+    # Good values leave notes only for cleaned text and media the includes lack.
+    for item in page.notes:
+        assert item.issue.endswith(("removed", "U+FFFD", "no media record")), item
 
 
 @settings(max_examples=300, deadline=None)
@@ -435,6 +480,9 @@ def test_any_users_body_gives_valid_records_or_response_format_error(body: Any) 
     else:
         assert_valid("users", users)
         assert len(problems) == len(body.get("errors") or [])
+        page = parse_user_page(body, OBSERVED)
+        assert (page.users, page.problems) == (users, problems)
+        check_notes(page.notes, page)
         return
     assert message
 
@@ -450,3 +498,56 @@ def test_each_named_body_gives_valid_records(name: str) -> None:
         assert counts == (12, 3, None)
         (views,) = page.metrics["media_public_metrics"]
         assert views["view_count"] == 1000
+
+
+# Where a bad value may sit without stopping the page: anywhere inside a post, a media or a
+# user except the key (and a post's created_at, the bookmark).
+STRUCTURAL = {"data": {"id", "created_at"}, "media": {"media_key"}, "users": {"id"}}
+
+
+def inside_a_resource(path: tuple[Any, ...], body: dict[str, Any]) -> bool:
+    if path[:1] == ("data",):
+        inner = path[2:] if isinstance(body["data"], list) else path[1:]
+        return bool(inner) and inner[0] not in STRUCTURAL["data"]
+    if path[:2] in {("includes", "media"), ("includes", "users")}:
+        return len(path) > 4 or (len(path) == 4 and path[3] not in STRUCTURAL[path[1]])
+    return False
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=tweets_body(bad=False), data=st.data())
+def test_a_bad_value_inside_a_post_media_or_user_never_stops_the_page(
+    body: dict[str, Any], data: st.DataObject
+) -> None:
+    """The rule of the project: the post is kept, the value nulled or cleaned, and noted."""
+    places = [path for path in paths(body) if inside_a_resource(path, body)]
+    if not places:
+        return
+    path = data.draw(st.sampled_from(places), label="path")
+    before = parse_page(body, OBSERVED)
+    parent: Any = body
+    for step in path[:-1]:
+        parent = parent[step]
+    if isinstance(parent, dict) and data.draw(st.booleans(), label="remove"):
+        parent.pop(path[-1], None)
+    else:
+        parent[path[-1]] = data.draw(json_values, label="value")
+
+    page = parse_page(body, OBSERVED)
+    check_page(page)
+    assert page.returned_ids == before.returned_ids
+    assert [item["media_key"] for item in page.media] == [m["media_key"] for m in before.media]
+    assert [user["id"] for user in page.users] == [user["id"] for user in before.users]
+
+
+@settings(max_examples=200, deadline=None)
+@given(body=st.one_of(tweets_body(bad=False), tweets_body(bad=True)))
+def test_the_cleaning_path_gives_the_same_page_for_clean_text(body: dict[str, Any]) -> None:
+    """Only bodies with dirty text take the slower path; it changes nothing in clean text."""
+    try:
+        fast = parse_page(body, OBSERVED)
+    except ResponseFormatError:
+        return
+    with mock.patch("tap_twitter_metrics.records.needs_cleaning", return_value=True):
+        slow = parse_page(body, OBSERVED)
+    assert slow == fast
