@@ -9,14 +9,19 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 
 import requests
 from requests.auth import AuthBase
 from requests_oauthlib import OAuth1
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_twitter_metrics.oauth2 import OAuth2TokenStore, token_url_for
+from tap_twitter_metrics.oauth2 import (
+    OAuth2Error,
+    OAuth2TokenStore,
+    prepare_token_file,
+    token_file_path,
+    token_url_for,
+)
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -65,6 +70,7 @@ def credential_errors(config: Mapping[str, t.Any]) -> list[str]:
     # With complete OAuth 1.0a credentials the OAuth 2.0 settings are not used.
     if credential_kind(config) is not CredentialKind.OAUTH1:
         errors.extend(_oauth2_errors(config))
+        errors.extend(_token_file_errors(config))
     if not errors and credential_kind(config) is None:
         errors.append(NO_CREDENTIALS)
     return errors
@@ -83,6 +89,17 @@ def _oauth2_errors(config: Mapping[str, t.Any]) -> list[str]:
             "oauth2_refresh_token: missing; OAuth 2.0 needs it (or an oauth2_token_file "
             "written by tap-twitter-metrics-auth) with oauth2_client_id"
         ]
+    return []
+
+
+def _token_file_errors(config: Mapping[str, t.Any]) -> list[str]:
+    setting = config.get("oauth2_token_file")
+    if not isinstance(setting, str) or not setting:
+        return []
+    try:
+        token_file_path(setting)
+    except OAuth2Error as exc:
+        return [f"oauth2_token_file: {exc}"]
     return []
 
 
@@ -147,12 +164,14 @@ def _oauth2_credentials(config: Mapping[str, t.Any]) -> Credentials:
                 "token, and the new one must be kept for the next run."
             ],
         )
+    token_file = token_file_path(config["oauth2_token_file"])
+    prepare_token_file(token_file)
     store = OAuth2TokenStore(
         token_url=token_url_for(config["api_url"]),
         client_id=config["oauth2_client_id"],
         client_secret=config.get("oauth2_client_secret"),
         config_refresh_token=config.get("oauth2_refresh_token"),
-        token_file=Path(config["oauth2_token_file"]),
+        token_file=token_file,
         session=requests.Session(),
         request_timeout=config.get("request_timeout", 60),
         max_tries=config.get("max_retries", 5),

@@ -17,13 +17,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
+from singer_sdk.exceptions import FatalAPIError
+
 from tap_twitter_metrics import analytics
 from tap_twitter_metrics.analytics import OwnPosts
 from tap_twitter_metrics.records import (
     Page,
     parse_analytics,
     parse_page,
-    parse_users,
+    parse_user_page,
 )
 from tap_twitter_metrics.selection import USER_FIELDS, Selection
 
@@ -35,6 +37,7 @@ if t.TYPE_CHECKING:
     from tap_twitter_metrics.catalogue import StreamSpec
     from tap_twitter_metrics.client import RunStats, XApiClient
     from tap_twitter_metrics.records import AnalyticsPage, Problem
+    from tap_twitter_metrics.values import ValueNote
 
 PRIVATE_DAYS = 30
 # Posts this close to the 30-day edge may cross it before the request lands.
@@ -51,7 +54,13 @@ PARTIAL_ERROR_KINDS = {
     "resource-not-found": "not found",
     "not-authorized-for-resource": "not visible (protected or suspended author)",
     "not-authorized-for-field": "read again without the private fields the API refused",
+    "field-unauthorized": "read again without the private fields the API refused",
 }
+UNREACHABLE_KINDS = frozenset({"resource-not-found", "not-authorized-for-resource"})
+
+
+class AccountsUnavailableError(FatalAPIError):
+    """Configured accounts X does not show: the run syncs the others, then fails."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,7 @@ def refused_families(problems: Iterable[Problem]) -> frozenset[str]:
     return frozenset(
         problem.field.split(".", 1)[0]
         for problem in problems
-        if problem.kind == "not-authorized-for-field" and problem.field
+        if problem.refuses_field and problem.field
     )
 
 
@@ -142,6 +151,11 @@ class Harvest:
         self._account_pages: list[Page] = []
         self._own_id: str | None = None
         self._read_in_timelines: set[str] = set()
+        self.unavailable: dict[str, str] = {}
+        """Configured accounts X did not show, and why."""
+        self.incomplete: set[str] = set()
+        self._noted: set[tuple[str, str, str]] = set()
+        """Accounts whose timeline this run could not read to its end."""
         self.private_cutoff = self._private_cutoff()
         self.own_posts = OwnPosts()
 
@@ -183,21 +197,34 @@ class Harvest:
             if me and not named:
                 accounts[me[0].id] = me[0]
         for name in dict.fromkeys(usernames):
-            for account in self._read_users(f"/2/users/by/username/{name}", {}):
+            found = self._read_users(f"/2/users/by/username/{name}", {})
+            for account in found:
                 accounts.setdefault(account.id, account)
+            if not found:
+                self._unavailable(f"@{name}", self._account_pages[-1].problems)
         if user_ids and self.selection.wants_users:
             known.update(self._read_user_ids([uid for uid in user_ids if uid not in known]))
-            for user_id in user_ids:
-                if user_id in known:
-                    accounts.setdefault(user_id, known[user_id])
-                elif user_id not in accounts:
-                    self.logger.warning(
-                        "Account %s was not found; its timeline is skipped.", user_id
-                    )
-        else:
-            for user_id in user_ids:
-                accounts.setdefault(user_id, Account(user_id, None))
+        for user_id in user_ids:
+            if user_id in known or not self.selection.wants_users:
+                accounts.setdefault(user_id, known.get(user_id, Account(user_id, None)))
+            elif user_id not in accounts:
+                self._unavailable(user_id, self._problems_about(user_id))
         return list(accounts.values())
+
+    def _problems_about(self, resource_id: str) -> list[Problem]:
+        return [
+            problem
+            for page in self._account_pages
+            for problem in page.problems
+            if problem.resource_id == resource_id
+        ]
+
+    def _unavailable(self, account: str, problems: Iterable[Problem]) -> None:
+        """Remember a configured account X did not show; its timeline is skipped."""
+        kinds = {problem.kind for problem in problems}
+        reason = PARTIAL_ERROR_KINDS.get(min(kinds), min(kinds)) if kinds else "not returned"
+        self.unavailable[account] = reason
+        self.logger.warning("Account %s is %s: its timeline is skipped.", account, reason)
 
     def _read_user_ids(self, user_ids: list[str]) -> dict[str, Account]:
         # /2/users/me already brought the authenticated account's record.
@@ -209,14 +236,14 @@ class Harvest:
 
     def _read_users(self, path: str, params: dict[str, str]) -> list[Account]:
         body = self.client.get(path, {**params, "user.fields": USER_FIELDS})
-        users, problems = parse_users(body, observed_now())
-        self._account_pages.append(Page.of_users(users, problems))
-        return [Account(user["id"], user.get("username")) for user in users]
+        page = parse_user_page(body, observed_now())
+        self._account_pages.append(page)
+        return [Account(user["id"], user.get("username")) for user in page.users]
 
     # Timelines
 
     def timeline(self, account: Account, start: datetime | None) -> Iterator[Page]:
-        """The pages of an account's timeline from `start` on."""
+        """The pages of an account's timeline from `start` on, each post once."""
         yield from self.account_pages()
         if not self.selection.wants_posts:
             return
@@ -228,7 +255,9 @@ class Harvest:
             if account.id == self._own_id and self.selection.wants_analytics:
                 self.own_posts.note(page)
             yield page
-        if account.id == self._own_id:
+            if not page.returned_ids and self._shows_unavailable(account, page):
+                return
+        if account.id == self._own_id and account.id not in self.incomplete:
             self.own_posts.read_from = analytics.creation_time(start or OLDEST_START_TIME)
         self.logger.info(
             "Account %s: %d posts read in %d requests, from %s.",
@@ -238,14 +267,41 @@ class Harvest:
             api_time(start) if start else "the oldest post the API reaches",
         )
 
+    def _shows_unavailable(self, account: Account, page: Page) -> bool:
+        """Whether the page says the account itself is unknown or hidden."""
+        about = [
+            problem
+            for problem in page.problems
+            if problem.resource_id == account.id and problem.kind in UNREACHABLE_KINDS
+        ]
+        if about:
+            self._unavailable(account.label, about)
+            self.incomplete.add(account.id)
+        return bool(about)
+
     def _timeline_passes(self, account: Account, start: datetime | None) -> Iterator[Page]:
         private = self._private_for(account.id)
         cutoff = self.private_cutoff
+        # A post the API repeats (on two pages, or in both passes) is handed on once.
+        seen: set[str] = set()
         if private and (start is None or start < cutoff):
-            yield from self._timeline_pass(account, private, start=cutoff, end=None)
-            yield from self._timeline_pass(account, frozenset(), start=start, end=cutoff)
+            passes = [(private, cutoff, None), (frozenset(), start, cutoff)]
         else:
-            yield from self._timeline_pass(account, private, start=start, end=None)
+            passes = [(private, start, None)]
+        for families, since, until in passes:
+            for page in self._timeline_pass(account, families, start=since, end=until):
+                repeated = seen.intersection(page.returned_ids)
+                if repeated:
+                    self._warn_repeated(account, repeated)
+                seen.update(page.returned_ids)
+                yield page.without_posts(repeated) if repeated else page
+
+    def _warn_repeated(self, account: Account, repeated: set[str]) -> None:
+        self.logger.warning(
+            "Account %s: the API sent posts again on a later page (%s); each is written once.",
+            account.label,
+            ", ".join(sorted(repeated)[:5]) + (" …" if len(repeated) > 5 else ""),
+        )
 
     # The account's own posts, for the analytics streams
 
@@ -306,11 +362,13 @@ class Harvest:
         if end:
             base["end_time"] = api_time(end)
         if exclude := self.config.get("exclude"):
-            base["exclude"] = ",".join(exclude)
+            # X refuses a list parameter that repeats a value.
+            base["exclude"] = ",".join(dict.fromkeys(exclude))
         path = f"/2/users/{account.id}/tweets"
         # The split passes overlap on the cutoff second: the private pass read those posts.
         before = end.strftime("%Y-%m-%dT%H:%M:%S.000Z") if end else None
         token: str | None = None
+        tokens_used: set[str] = set()
         while True:
             paging = {**base, "pagination_token": token} if token else base
 
@@ -325,8 +383,19 @@ class Harvest:
             token = next((page.next_token for page in pages if page.next_token), None)
             for page in pages:
                 yield self._hand_on(page.created_before(before))
-            if not token:
+            if token in tokens_used:
+                self._stop_on_repeated_token(account)
+            if not token or token in tokens_used:
                 return
+            tokens_used.add(token)
+
+    def _stop_on_repeated_token(self, account: Account) -> None:
+        self.incomplete.add(account.id)
+        self.logger.warning(
+            "Account %s: the API sent a next_token it had sent before; the timeline is read "
+            "up to here and its bookmark stays where it was, so the next run reads it again.",
+            account.label,
+        )
 
     # Lookups
 
@@ -410,7 +479,7 @@ class Harvest:
         pending = ids
         families = private
         while True:
-            page = parse_page(body, observed_now())
+            page = self._parse(body)
             yield self._hand_on(page)
             if not families:
                 return
@@ -443,7 +512,7 @@ class Harvest:
         seen: set[str] = set()
         families = private
         while True:
-            page = parse_page(fetch(families), observed_now())
+            page = self._parse(fetch(families))
             page = page.without_posts(seen) if seen else page
             pages.append(page)
             seen.update(page.returned_ids)
@@ -462,10 +531,22 @@ class Harvest:
     # Handing on
 
     def _hand_on(self, page: Page) -> Page:
-        """Count what a page brings as it leaves the pass."""
+        """Count what a page brings as it leaves the pass, and say what it had to change."""
         self._count_problems(page.problems)
+        self._warn_notes(page.notes)
         self.stats.posts_read += len(page.tweets)
         return page
+
+    def _parse(self, body: dict[str, t.Any]) -> Page:
+        return parse_page(body, observed_now(), media_expanded=self.selection.wants_media)
+
+    def _warn_notes(self, notes: Iterable[ValueNote]) -> None:
+        """One warning per value loaded otherwise than sent, once a run."""
+        for note in notes:
+            where = (note.kind, note.resource_id, note.field)
+            if where not in self._noted:
+                self._noted.add(where)
+                self.logger.warning("Value changed to load: %s.", note)
 
     def _count_problems(self, problems: Iterable[Problem]) -> None:
         for problem in problems:
@@ -490,6 +571,32 @@ class Harvest:
             stats.waited_seconds,
             ", ".join(f"{name}={count}" for name, count in records.items()),
         )
+        self.raise_unavailable("The other accounts were synced")
+
+    def raise_unavailable(self, outcome: str) -> None:
+        """Fail, naming every configured account X did not show."""
+        if self.unavailable:
+            named = "; ".join(f"{account} {why}" for account, why in self.unavailable.items())
+            msg = (
+                f"Configured accounts X did not show: {named}. {outcome}; correct or remove "
+                "these in user_ids or usernames."
+            )
+            raise AccountsUnavailableError(msg)
+
+    def check_connection(self) -> str:
+        """Read one small page of each account (and of tweet_ids); say what came back."""
+        seen = [f"signed in with {self.client.credential}"]
+        for account in self.accounts():
+            params = {"max_results": "5", **self.selection.params(frozenset(), authors=False)}
+            body = self.client.get(f"/2/users/{account.id}/tweets", params)
+            page = self._parse(body)
+            if not self._shows_unavailable(account, page):
+                seen.append(f"{account.label} shows {len(page.tweets)} recent posts")
+        if ids := unique(self.config.get("tweet_ids") or [])[:5]:
+            page = self._parse(self._get_lookup(ids, frozenset()))
+            seen.append(f"{len(page.tweets)} of the first {len(ids)} tweet_ids found")
+        self.raise_unavailable("Nothing was synced")
+        return "; ".join(seen)
 
 
 class LazyHarvest:

@@ -14,6 +14,9 @@ import hashlib
 import json
 import logging
 import os
+import re
+import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -42,6 +45,8 @@ CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
 
 _LOGGER = logging.getLogger(__name__)
 _LOCK_POLL_SECONDS = 0.05
+# What os.path.expandvars replaces on POSIX: $NAME and ${NAME}.
+_VARIABLE = re.compile(r"\$(\w+|\{[^}]*\})")
 
 
 class OAuth2Error(Exception):
@@ -159,6 +164,99 @@ def _seconds(value: object, default: int) -> float:
     return float(default)
 
 
+def token_file_path(setting: str) -> Path:
+    """The token file a setting or option names: $VARIABLES and ~ expanded, made absolute.
+
+    Raises OAuth2Error for a variable that is not set (or empty) or a home folder that cannot
+    be found, rather than keep the file under a literal `$VAR` or `~` folder of the working
+    directory.
+    """
+    for match in _VARIABLE.finditer(setting):
+        name = match.group(1).strip("{}")
+        if not os.environ.get(name):
+            # An empty one would move the file: $DIR/tokens.json to /tokens.json.
+            state = "empty" if name in os.environ else "not set"
+            msg = f"{setting!r} names ${name}, which is {state} in the environment"
+            raise OAuth2Error(msg)
+    try:
+        return Path(os.path.expandvars(setting)).expanduser().absolute()
+    except RuntimeError:
+        msg = f"{setting!r} starts with a home folder that cannot be found"
+        raise OAuth2Error(msg) from None
+
+
+def prepare_token_file(path: Path) -> None:
+    """Before any request: the token file's folder exists and the file is private.
+
+    Also warns when git could commit the file; raises OAuth2Error for a folder that cannot
+    be made.
+    """
+    _make_folder(path)
+    _keep_private(path)
+    work_tree = _committable_from(path)
+    if work_tree is not None:
+        _LOGGER.warning(
+            "The OAuth 2.0 token file %s is inside the git work tree %s and not ignored by "
+            "git: it holds live tokens and could be committed. Add it to .gitignore or keep "
+            "it outside the work tree.",
+            path,
+            work_tree,
+        )
+
+
+def _make_folder(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        msg = (
+            f"Cannot create the folder {path.parent} of the OAuth 2.0 token file {path}: "
+            f"{exc.strerror or type(exc).__name__}"
+        )
+        raise OAuth2Error(msg) from None
+
+
+def _keep_private(path: Path) -> None:
+    """Tighten a token file others may read (a copy restored by a CI step, say) to 0600."""
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return  # no file yet; one that cannot be read is reported when it is read
+    if not mode & ~TOKEN_FILE_MODE:
+        return
+    try:
+        path.chmod(TOKEN_FILE_MODE)
+    except OSError as exc:
+        _LOGGER.warning(
+            "The OAuth 2.0 token file %s has mode %04o, wider than 0600, and cannot be "
+            "changed (%s).",
+            path,
+            mode,
+            exc.strerror,
+        )
+        return
+    _LOGGER.warning(
+        "The OAuth 2.0 token file %s had mode %04o, wider than 0600: set it to 0600.", path, mode
+    )
+
+
+def _committable_from(path: Path) -> Path | None:
+    """The git work tree holding `path`, unless git ignores the path there."""
+    work_tree = next((folder for folder in path.parents if (folder / ".git").exists()), None)
+    if work_tree is None:
+        return None
+    try:
+        ignored = subprocess.run(
+            ["git", "-C", str(work_tree), "check-ignore", "-q", "--", str(path)],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return work_tree  # no git to ask: it could still be committed
+    return None if ignored.returncode == 0 else work_tree
+
+
 def read_token_file(path: Path) -> TokenSet | None:
     """Return the token file's content, or None when there is no file yet."""
     try:
@@ -216,9 +314,13 @@ def token_file_lock(path: Path, *, timeout: float = 600.0) -> Iterator[None]:
     if sys.platform == "win32":
         msg = "OAuth 2.0 token files need POSIX file locks, which Windows lacks"
         raise OAuth2Error(msg)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(path)
     lock_path = path.with_name(f"{path.name}.lock")
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, TOKEN_FILE_MODE)
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, TOKEN_FILE_MODE)
+    except OSError as exc:
+        msg = f"Cannot open the token file lock {lock_path}: {exc.strerror or type(exc).__name__}"
+        raise OAuth2Error(msg) from None
     try:
         deadline = time.monotonic() + timeout
         while True:

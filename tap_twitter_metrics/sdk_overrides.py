@@ -5,6 +5,7 @@ tests/test_sdk_overrides.py pins the SDK code they stand in for and fails when i
 
 from __future__ import annotations
 
+import json
 import typing as t
 from abc import abstractmethod
 from datetime import datetime, timezone
@@ -57,16 +58,37 @@ class TypedRecordsStream(Stream):
 
 
 class PartlyBookmarkedStream(Stream):
-    """A stream some of whose partitions keep no bookmark."""
+    """A stream whose partitions move their bookmark once, when read whole, if they keep one.
+
+    `get_records` calls `bookmark_read_partition` after a partition's last record.
+    """
 
     @abstractmethod
     def keeps_bookmark(self, context: Context | None) -> bool:
-        """Whether records of this partition move its bookmark."""
+        """Whether this partition, now read, moves its bookmark."""
+
+    @cached_property
+    def _newest(self) -> dict[str, dict[str, t.Any]]:
+        """The newest record of each partition read so far, by partition."""
+        return {}
 
     @override
     def _increment_stream_state(
         self, latest_record: dict[str, t.Any], *, context: Context | None = None
     ) -> None:
-        # The SDK bookmarks every partition of an incremental stream; `keeps_bookmark` says no.
-        if self.keeps_bookmark(context):
-            super()._increment_stream_state(latest_record, context=context)
+        # The SDK moves the bookmark with every record; a partition cut short (a repeated
+        # page token, an analytics window read in part) must keep the bookmark it had.
+        key, column = _partition_key(context), t.cast("str", self.replication_key)
+        newest = self._newest.get(key)
+        if newest is None or latest_record[column] > newest[column]:
+            self._newest[key] = latest_record
+
+    def bookmark_read_partition(self, context: Context | None) -> None:
+        """Move the partition's bookmark to its newest record, when it keeps one."""
+        newest = self._newest.pop(_partition_key(context), None)
+        if newest is not None and self.keeps_bookmark(context):
+            super()._increment_stream_state(newest, context=context)
+
+
+def _partition_key(context: Context | None) -> str:
+    return json.dumps(context or {}, sort_keys=True)

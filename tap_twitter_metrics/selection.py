@@ -26,6 +26,8 @@ MEDIA_FIELDS = tuple(c for c in STREAM_COLUMNS["media"] if c not in {"media_key"
 USER_FIELDS = "created_at,public_metrics"
 MEDIA_PARTS = frozenset({Part.MEDIA, Part.MEDIA_METRICS, Part.MEDIA_DAILY, Part.MEDIA_ANALYTICS})
 ANALYTICS_PARTS = frozenset({Part.TWEET_ANALYTICS, Part.MEDIA_ANALYTICS})
+# Accounts come from the users endpoints and analytics from their own: neither needs posts.
+NOT_FROM_POSTS = frozenset({Part.USERS, *ANALYTICS_PARTS})
 # A daily snapshot holds every family of its kind the run reads.
 SNAPSHOT_OF = {Part.TWEET_METRICS: Part.TWEET_DAILY, Part.MEDIA_METRICS: Part.MEDIA_DAILY}
 
@@ -78,10 +80,15 @@ class Selection:
         """Whether an analytics stream needs the account's own posts."""
         return any(STREAMS[name].part in ANALYTICS_PARTS for name in self.streams)
 
+    @cached_property
+    def post_streams(self) -> frozenset[str]:
+        """The selected streams made from the posts of timelines and lookups."""
+        return frozenset(name for name in self.streams if STREAMS[name].part not in NOT_FROM_POSTS)
+
     @property
     def wants_posts(self) -> bool:
-        """Whether any selected stream is made from posts."""
-        return any(STREAMS[name].part is not Part.USERS for name in self.streams)
+        """Whether any selected stream is made from posts: only then are timelines read."""
+        return bool(self.post_streams)
 
     @property
     def wants_users(self) -> bool:

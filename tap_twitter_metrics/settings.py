@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
+import json
+import numbers
 import re
 import typing as t
 from datetime import datetime, timezone
 
 from singer_sdk import typing as th
+from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
 from tap_twitter_metrics.credentials import credential_errors
 
@@ -29,7 +33,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         secret=True,
         description="App-only bearer token: public metrics of any post.",
     ),
-    th.Property("consumer_key", th.StringType, description="OAuth 1.0a API key."),
+    th.Property("consumer_key", th.StringType, secret=True, description="OAuth 1.0a API key."),
     th.Property(
         "consumer_secret", th.StringType, secret=True, description="OAuth 1.0a API secret."
     ),
@@ -61,7 +65,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "oauth2_token_file",
         th.StringType,
-        description="File where the rotating OAuth 2.0 tokens are kept between runs.",
+        description="File where the rotating OAuth 2.0 tokens are kept between runs; ~ and "
+        "$VARIABLES are expanded.",
     ),
     th.Property(
         "user_ids",
@@ -81,13 +86,15 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "start_date",
         th.DateTimeType,
-        description="Earliest post creation time to read when there is no state yet.",
+        description="Earliest post creation time to read when there is no state yet; not in "
+        "the future.",
     ),
     th.Property(
         "lookback_days",
         th.IntegerType,
         default=7,
-        description="Days before the bookmark that are read again to refresh recent figures.",
+        description="Days before the bookmark that are read again to refresh recent figures "
+        "(0 to 3650).",
     ),
     th.Property(
         "analytics_granularity",
@@ -101,14 +108,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         "analytics_days",
         th.IntegerType,
         default=7,
-        description="Days of recent analytics buckets read again on every run: they still change.",
+        description="Days of recent analytics buckets read again on every run: they still change "
+        "(0 to 3650).",
     ),
     th.Property(
         "analytics_post_age_days",
         th.IntegerType,
         default=30,
         description="Own posts younger than this have their analytics buckets refreshed on "
-        "every run.",
+        "every run (1 to 3650).",
     ),
     th.Property(
         "exclude",
@@ -120,24 +128,45 @@ CONFIG_SCHEMA = th.PropertiesList(
         "rate_limit_max_wait_seconds",
         th.IntegerType,
         default=900,
-        description="Longest wait for a rate-limit window before the run stops.",
+        description="Longest wait for a rate-limit window before the run stops (0 to 86400).",
     ),
     th.Property(
         "max_retries",
         th.IntegerType,
         default=5,
-        description="Tries per request on server errors, timeouts and broken bodies.",
+        description="Tries per request on server errors, timeouts and broken bodies (1 to 20).",
     ),
     th.Property(
         "request_timeout",
         th.IntegerType,
         default=60,
-        description="Seconds to wait for one API response.",
+        description="Seconds to wait for one API response (1 to 600).",
     ),
 ).to_dict()
 SECRET_SETTINGS = tuple(
     name for name, prop in CONFIG_SCHEMA["properties"].items() if prop.get("secret")
 )
+
+
+# Beyond these a value only hangs a run, overflows date arithmetic or bills whole timelines
+# again on every run (README, "Bad settings").
+RANGES = {
+    "lookback_days": (0, 3650),
+    "analytics_days": (0, 3650),
+    "analytics_post_age_days": (1, 3650),
+    "rate_limit_max_wait_seconds": (0, 86400),
+    "request_timeout": (1, 600),
+    "max_retries": (1, 20),
+}
+_JSON_TYPES = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "an object",
+    "null": "null",
+}
 
 
 def parse_datetime(value: str) -> datetime:
@@ -146,20 +175,93 @@ def parse_datetime(value: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def config_errors(config: t.Mapping[str, t.Any]) -> list[str]:
-    """Every problem with the settings' values, each naming its setting."""
+def json_type(value: object) -> str:
+    """The JSON type of a value, as a message names it: never the value itself."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, numbers.Number):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _shown(value: object, *, secret: bool) -> str:
+    """A value as a message may show it: a secret, a list or an object only by its type."""
+    if secret or isinstance(value, (list, dict)) or value is None or isinstance(value, bool):
+        return json_type(value)
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def unknown_settings(config: t.Mapping[str, t.Any], known: t.Collection[str]) -> list[str]:
+    """One warning per setting the tap does not know, with the closest known one."""
+    lowered = {name.lower(): name for name in known}
+    warnings = []
+    for key in config:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key).lower(), lowered, n=1)
+        hint = f"; did you mean {lowered[close[0]]!r}?" if close else ""
+        warnings.append(f"Unknown setting {key!r} is ignored{hint}")
+    return warnings
+
+
+def schema_errors(config: t.Mapping[str, t.Any], schema: dict[str, t.Any]) -> list[str]:
+    """Every JSON Schema error of the settings, each naming its setting.
+
+    A secret setting's value is never shown, whatever its type: only the type it was given.
+    """
+    validator = DEFAULT_JSONSCHEMA_VALIDATOR(schema)
+    return [_schema_error(error) for error in validator.iter_errors(dict(config))]
+
+
+def _schema_error(error: t.Any) -> str:  # a jsonschema ValidationError (no type stubs)
+    path = list(error.absolute_path)
+    if not path:
+        # Only a missing property is named safely; other messages would quote the config.
+        return error.message if error.validator == "required" else "config: is not valid"
+    where = str(path[0]) + "".join(
+        f"[{part}]" if isinstance(part, int) else f".{part}" for part in path[1:]
+    )
+    secret = path[0] in SECRET_SETTINGS
+    shown = _shown(error.instance, secret=secret)
+    if error.validator == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else []
+        names = [
+            _JSON_TYPES.get(str(name), str(name)) for name in wanted or [error.validator_value]
+        ]
+        expected = " or ".join(name for name in names if name != "null")
+        return f"{where}: must be {expected}, got {shown}"
+    if error.validator == "enum" and isinstance(error.validator_value, list):
+        allowed = ", ".join(str(option) for option in error.validator_value)
+        return f"{where}: must be one of {allowed}, got {shown}"
+    return f"{where}: is not valid ({error.validator})" if secret else f"{where}: {error.message}"
+
+
+def config_errors(config: t.Mapping[str, t.Any], now: datetime | None = None) -> list[str]:
+    """Every problem with the settings' values, each naming its setting.
+
+    A value of the wrong type is left to `schema_errors`, which names it once.
+    """
     return [
         *_id_errors(config),
-        *_date_errors(config),
+        *_date_errors(config, now or datetime.now(timezone.utc)),
         *_range_errors(config),
         *(
             f"exclude: {value!r} is not one of {', '.join(EXCLUSIONS)}"
-            for value in config.get("exclude") or []
+            for value in _strings(config, "exclude")
             if value not in EXCLUSIONS
         ),
         *_api_url_errors(config),
         *credential_errors(config),
     ]
+
+
+def _strings(config: t.Mapping[str, t.Any], setting: str) -> list[str]:
+    values = config.get(setting)
+    if not isinstance(values, list):
+        return []
+    return [value for value in values if isinstance(value, str)]
 
 
 def _id_errors(config: t.Mapping[str, t.Any]) -> list[str]:
@@ -171,60 +273,49 @@ def _id_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     ):
         errors.extend(
             f"{setting}: {value!r} is not {what}"
-            for value in config.get(setting) or []
-            if not isinstance(value, str) or not pattern.fullmatch(value)
+            for value in _strings(config, setting)
+            if not pattern.fullmatch(value)
         )
     return errors
 
 
-def _date_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+def _date_errors(config: t.Mapping[str, t.Any], now: datetime) -> list[str]:
     start_date = config.get("start_date")
-    if start_date:
-        try:
-            parse_datetime(str(start_date))
-        except ValueError:
-            return [f"start_date: {start_date!r} is not an ISO 8601 date or time"]
+    if not isinstance(start_date, str) or not start_date:
+        return []
+    try:
+        start = parse_datetime(start_date)
+    except ValueError:
+        return [f"start_date: {start_date!r} is not an ISO 8601 date or time"]
+    if start > now:
+        return [
+            f"start_date: {start_date!r} is in the future; X refuses a start_time after now, "
+            "so the run would read nothing"
+        ]
     return []
 
 
 def _range_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     errors = []
-    for setting, least in (
-        ("lookback_days", 0),
-        ("analytics_days", 0),
-        ("analytics_post_age_days", 1),
-        ("rate_limit_max_wait_seconds", 0),
-        ("request_timeout", 1),
-        ("max_retries", 1),
-    ):
+    for setting, (least, most) in RANGES.items():
         value = config.get(setting)
-        if isinstance(value, int) and value < least:
+        if not isinstance(value, int) or isinstance(value, bool):
+            continue
+        if value < least:
             what = "zero or more" if least == 0 else f"at least {least}"
             errors.append(f"{setting}: must be {what}, got {value}")
+        elif value > most:
+            errors.append(f"{setting}: must be at most {most}, got {value}")
     return errors
 
 
 def _api_url_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     api_url = config.get("api_url")
-    if isinstance(api_url, str) and not _API_URL.fullmatch(api_url):
+    if not isinstance(api_url, str):
+        return []
+    if not _API_URL.fullmatch(api_url):
         return [f"api_url: {api_url!r} is not an http:// or https:// base URL"]
+    base = api_url.rstrip("/")
+    if base.endswith("/2"):
+        return [f"api_url: {api_url!r} must be the base URL without /2, e.g. {base[:-2]}"]
     return []
-
-
-def redact_secrets(messages: t.Iterable[str], config: t.Mapping[str, t.Any]) -> list[str]:
-    """`messages` with every configured secret value replaced by `****`.
-
-    JSON Schema errors quote the offending value, e.g. a token given as a number.
-    """
-    secrets = sorted(
-        {str(config[name]) for name in SECRET_SETTINGS if config.get(name) not in (None, "")},
-        key=len,
-        reverse=True,
-    )
-    redacted = []
-    for message in messages:
-        text = message
-        for secret in secrets:
-            text = text.replace(secret, "****")
-        redacted.append(text)
-    return redacted

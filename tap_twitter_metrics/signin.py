@@ -10,7 +10,6 @@ import time
 import typing as t
 import webbrowser
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 import requests
@@ -20,15 +19,18 @@ from tap_twitter_metrics.oauth2 import (
     SIGN_IN_COMMAND,
     OAuth2Error,
     TokenSet,
+    prepare_token_file,
     read_token_file,
     request_tokens,
     token_file_lock,
+    token_file_path,
     token_url_for,
     write_token_file,
 )
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
+    from pathlib import Path
 
 DEFAULT_API_URL = "https://api.x.com"
 X_AUTHORIZE_URL = "https://x.com/i/oauth2/authorize"
@@ -128,22 +130,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     client_id = args.client_id or os.environ.get(CLIENT_ID_ENV)
-    token_file = args.token_file or os.environ.get(TOKEN_FILE_ENV)
     if not client_id:
         parser.error(f"--client-id (or env {CLIENT_ID_ENV}) is required")
-    if not token_file:
-        parser.error(f"--token-file (or env {TOKEN_FILE_ENV}) is required")
+    token_file = _token_file(parser, args.token_file or os.environ.get(TOKEN_FILE_ENV))
     if not 0 <= args.port <= 65535:
         parser.error("--port must be between 0 and 65535")
     if "offline.access" not in args.scopes.split():
         parser.error("--scopes must include offline.access, or runs cannot refresh")
     try:
+        prepare_token_file(token_file)
         _sign_in(
             api_url=args.api_url.rstrip("/"),
             authorize_url=args.authorize_url or _default_authorize_url(args.api_url),
             client_id=client_id,
             client_secret=args.client_secret or os.environ.get(CLIENT_SECRET_ENV) or None,
-            token_file=Path(token_file).expanduser().absolute(),
+            token_file=token_file,
             port=args.port,
             scopes=args.scopes,
             open_browser=not args.no_browser,
@@ -159,6 +160,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         _write(sys.stderr, "Sign-in cancelled.")
         return 130
     return 0
+
+
+def _token_file(parser: argparse.ArgumentParser, option: str | None) -> Path:
+    """The token file, expanded as the tap expands oauth2_token_file: the same file."""
+    if not option:
+        parser.error(f"--token-file (or env {TOKEN_FILE_ENV}) is required")
+    try:
+        return token_file_path(option)
+    except OAuth2Error as exc:
+        parser.error(f"--token-file: {exc}")
 
 
 def _default_authorize_url(api_url: str) -> str:

@@ -18,6 +18,11 @@ from singer_sdk.singerlib import SchemaMessage
 from typing_extensions import override
 
 from tap_twitter_metrics import analytics
+from tap_twitter_metrics.bookmarks import (
+    KNOWN_STATE_KEY,
+    READ_UNTIL_STATE_KEY,
+    WRITTEN_STATE_KEY,
+)
 from tap_twitter_metrics.catalogue import CATALOGUE, SCHEMAS, STREAMS, Part, StreamSpec
 from tap_twitter_metrics.client import CredentialsRefusedError
 from tap_twitter_metrics.harvest import LazyHarvest, chunks
@@ -39,10 +44,6 @@ if t.TYPE_CHECKING:
     from tap_twitter_metrics.records import Page
 
 LOOKUP_CONTEXT = {"lookup": "tweet_ids"}
-# Beside the bookmark, an analytics partition keeps the own posts (or videos) it asked for
-# and until when the account's timeline was searched for new ones.
-KNOWN_STATE_KEY = "own_resources"
-READ_UNTIL_STATE_KEY = "own_resources_read_until"
 # Users and media come again with every post that names them: each is written once a run.
 REPEATING_PARTS = frozenset({Part.USERS, Part.MEDIA, Part.MEDIA_METRICS, Part.MEDIA_DAILY})
 
@@ -131,8 +132,16 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
 
     @override
     def keeps_bookmark(self, context: Context | None) -> bool:
-        """Looked-up posts are read again on every run: they keep no bookmark."""
-        return not (context and context.get("lookup"))
+        """A timeline read to its end moves its bookmark when its posts reached a stream.
+
+        Looked-up posts are read again on every run: they keep no bookmark.
+        """
+        if not context or context.get("lookup"):
+            return False
+        harvest = self.harvest()
+        return bool(harvest.selection.post_streams) and context["author_id"] not in (
+            harvest.incomplete
+        )
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Read one account's timeline, or the looked-up posts, page by page."""
@@ -146,19 +155,36 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
                 stream.take(page)
             self.records_written += len(page.tweets)
             yield from page.tweets
+        if self.keeps_bookmark(context):
+            self.get_context_state(context)[WRITTEN_STATE_KEY] = sorted(self._post_streams)
+        self.bookmark_read_partition(context)
+
+    @property
+    def _post_streams(self) -> frozenset[str]:
+        return self.harvest().selection.post_streams
 
     def _pages(self, context: Context | None) -> Iterable[Page]:
         harvest = self.harvest()
         if not context or context.get("lookup"):
             return harvest.lookups()
         account = next(a for a in harvest.accounts() if a.id == context["author_id"])
-        return harvest.timeline(account, self._window_start(context))
+        return harvest.timeline(account, self._window_start(context, account.label))
 
-    def _window_start(self, context: Context) -> datetime | None:
-        bookmark = self.get_context_state(context).get("replication_key_value")
+    def _window_start(self, context: Context, account: str) -> datetime | None:
+        state = self.get_context_state(context)
+        bookmark = state.get("replication_key_value")
         start_date = self.config.get("start_date")
         starts = [parse_datetime(start_date)] if start_date else []
-        if bookmark:
+        covered = state.get(WRITTEN_STATE_KEY)
+        new = sorted(self._post_streams - set(covered)) if bookmark and covered else []
+        if new:
+            self.logger.info(
+                "Account %s: %s had no part in its bookmark and start from %s.",
+                account,
+                ", ".join(new),
+                start_date or "the oldest post the API reaches",
+            )
+        elif bookmark:
             lookback = timedelta(days=self.config.get("lookback_days", 7))
             starts.append(parse_datetime(bookmark) - lookback)
         return max(starts, default=None)
@@ -226,7 +252,6 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
     replication_key = "timestamp"
     is_sorted = False
     state_partitioning_keys: t.ClassVar[list[str]] = ["author_id"]
-    _window_complete = False
 
     @property
     def partitions(self) -> list[dict[str, t.Any]] | None:
@@ -236,8 +261,8 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
 
     @override
     def keeps_bookmark(self, context: Context | None) -> bool:
-        """Only the last batch moves the bookmark: a run cut short reads its window again."""
-        return self._window_complete
+        """A window read whole moves the bookmark; a run cut short reads it again."""
+        return True
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """The buckets of every own post (or video) young enough, 100 resources a request."""
@@ -247,13 +272,10 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
         now = datetime.now(timezone.utc).replace(microsecond=0)
         known, stored = self._known(state, now)
         window = self._window(state, known, stored, now)
-        batches = list(chunks(window.resources))
         unreadable: list[str] = []
-        self._window_complete = False
         try:
-            for number, batch in enumerate(batches, start=1):
+            for batch in chunks(window.resources):
                 page = self.harvest().analytics(self.spec, batch, window, self.granularity)
-                self._window_complete = number == len(batches)
                 unreadable += page.unreadable
                 self.records_written += len(page.records)
                 yield from page.records
@@ -269,6 +291,7 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
             return
         state[KNOWN_STATE_KEY] = {key: known[key] for key in window.resources}
         state[READ_UNTIL_STATE_KEY] = analytics.creation_time(now - timedelta(days=1))
+        self.bookmark_read_partition(context)
         self._warn_unreadable(unreadable)
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import typing as t
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
@@ -12,6 +13,7 @@ if t.TYPE_CHECKING:
     from tap_twitter_metrics_sandbox.world import Media, Post, User, World
 
 Expected = dict[str, dict[str, dict[str, t.Any]]]
+_SURROGATE = re.compile("[\ud800-\udfff]")
 PLAYBACK = tuple(f"playback_{q}_count" for q in (0, 25, 50, 75, 100))
 ENGAGEMENT = (
     "impression_count",
@@ -47,10 +49,21 @@ def _columns(family: t.Mapping[str, int | None] | None, columns: Iterable[str]) 
     return {column: family.get(column) for column in columns}
 
 
+def as_loaded(value: t.Any) -> t.Any:
+    """A value as it reaches a table: text without NUL, a lone surrogate replaced by U+FFFD."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
+    if isinstance(value, list):
+        return [as_loaded(item) for item in value]
+    if isinstance(value, dict):
+        return {key: as_loaded(item) for key, item in value.items()}
+    return value
+
+
 def _tweet(post: Post) -> dict[str, t.Any]:
     return {
         "id": post.id,
-        "text": post.text,
+        "text": as_loaded(post.text),
         "created_at": post.created_at_api,
         "author_id": post.author_id,
         "conversation_id": post.conversation_id,
@@ -61,7 +74,7 @@ def _tweet(post: Post) -> dict[str, t.Any]:
         "edit_history_tweet_ids": [post.id],
         "possibly_sensitive": post.possibly_sensitive,
         "reply_settings": post.reply_settings,
-        "entities": post.entities,
+        "entities": as_loaded(post.entities),
     }
 
 
@@ -160,7 +173,17 @@ def expected_records(
                     out["media_promoted_metrics"][key] = {"media_key": key} | _columns(
                         media.promoted_metrics, (*PLAYBACK, "view_count")
                     )
+    _null_poisoned(world, out)
     return out
+
+
+def _null_poisoned(world: World, out: Expected) -> None:
+    """The figures the sandbox serves as no count at all are loaded as null."""
+    streams = {"users": world.poisoned_users, "tweet_public_metrics": world.poisoned_posts}
+    for stream, poisoned in streams.items():
+        for resource, (path, _) in poisoned.items():
+            if resource in out[stream]:
+                out[stream][resource][path.split(".")[-1]] = None
 
 
 def without_observed_at(records: dict[str, dict[str, t.Any]]) -> dict[str, dict[str, t.Any]]:

@@ -23,7 +23,8 @@ import yaml
 
 from tap_twitter_metrics.catalogue import STREAM_NAMES, STREAMS
 from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
-from tests.expected import expected_records, private_cutoff, timeline_posts
+from tap_twitter_metrics_sandbox.world import ODD_TEXTS
+from tests.expected import as_loaded, expected_records, private_cutoff, timeline_posts
 from tests.meltano_runs import (
     ANALYTICS,
     ANALYTICS_POST_AGE,
@@ -102,7 +103,11 @@ class SecondRun:
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     """The X API sandbox with its default generated account."""
-    with Sandbox(SandboxOptions(seed=7, posts=240, partner_posts=40)) as sb:
+    # Some posts carry odd text (emoji, right-to-left, NUL, half an emoji) or broken figures.
+    options = SandboxOptions(
+        seed=7, posts=240, partner_posts=40, odd_text=True, poison_metrics=True
+    )
+    with Sandbox(options) as sb:
         yield sb
 
 
@@ -255,6 +260,43 @@ def test_first_run_reads_private_metrics_only_inside_the_30_day_window(
         for key, row in run.tables["tweets"].items()
         if key in private
     )
+
+
+def test_odd_text_loads_cleaned_only_where_postgresql_cannot_hold_it(
+    first_run: FirstRun, sandbox: Sandbox
+) -> None:
+    world = sandbox.world
+    tweets = first_run.run.tables["tweets"]
+    texts = {kind: tweets[post_id]["text"] for kind, post_id in world.odd_text_post_ids.items()}
+    assert texts == {
+        **ODD_TEXTS,
+        "nul": "Before a NULafter it",
+        "lone_surrogate": "Cut off mid-emoji \ufffd",
+    }
+    with_entities = world.odd_text_post_ids["entity_nul"]
+    entities = tweets[with_entities]["entities"]
+    assert entities == as_loaded(world.odd_entities[with_entities])
+    assert [tag["tag"] for tag in entities["hashtags"]] == ["launchday"]
+    log = (first_run.run.project / "meltano-run.log").read_text()
+    for kind in ("nul", "lone_surrogate", "entity_nul"):
+        assert log.count(f"Value changed to load: post {world.odd_text_post_ids[kind]} ") == 1
+
+
+def test_a_figure_that_is_no_count_loads_as_null_and_keeps_its_post(
+    first_run: FirstRun, sandbox: Sandbox
+) -> None:
+    world = sandbox.world
+    tables = first_run.run.tables
+    public = tables["tweet_public_metrics"]
+    columns = {post: path.split(".")[1] for post, (path, _) in world.poisoned_posts.items()}
+    assert {post: public[post][column] for post, column in columns.items()} == dict.fromkeys(
+        columns
+    )
+    assert set(columns) <= set(tables["tweets"])
+    assert tables["users"][world.main_user_id]["followers_count"] is None
+    log = (first_run.run.project / "meltano-run.log").read_text()
+    for post, (path, _) in world.poisoned_posts.items():
+        assert log.count(f"Value changed to load: post {post} {path}: ") == 1
 
 
 def test_observed_at_is_the_time_of_the_run(first_run: FirstRun) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -26,9 +27,11 @@ from tap_twitter_metrics.oauth2 import (
     TokenSet,
     read_token_file,
     sha256_hex,
+    token_file_path,
     token_url_for,
     write_token_file,
 )
+from tap_twitter_metrics.signin import main as sign_in
 from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tests.tapruns import run_tap
 
@@ -531,4 +534,157 @@ def expired(tokens: TokenSet) -> TokenSet:
         expires_at=int(time.time()) - 60,
         scope=tokens.scope,
         config_refresh_token_sha256=tokens.config_refresh_token_sha256,
+    )
+
+
+UNSET = "TAP_TWITTER_METRICS_TEST_UNSET"
+
+
+def log_lines(stderr: str, level: str) -> list[str]:
+    return [line.split(" | ", 3)[-1] for line in stderr.splitlines() if f"| {level} " in line]
+
+
+def test_the_token_file_setting_expands_home_and_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TOKENS", str(tmp_path / "tokens"))
+    monkeypatch.delenv(UNSET, raising=False)
+
+    assert token_file_path("~/.config/x.json") == tmp_path / "home" / ".config" / "x.json"
+    assert token_file_path("$HOME/x.json") == tmp_path / "home" / "x.json"
+    assert token_file_path("${TOKENS}/x.json") == tmp_path / "tokens" / "x.json"
+    assert token_file_path("x.json") == Path.cwd() / "x.json"
+    with pytest.raises(OAuth2Error) as unset:
+        token_file_path(f"${{{UNSET}}}/x.json")
+    assert str(unset.value) == (
+        f"'${{{UNSET}}}/x.json' names ${UNSET}, which is not set in the environment"
+    )
+    monkeypatch.setenv("EMPTY_DIR", "")
+    with pytest.raises(OAuth2Error) as empty:
+        token_file_path("$EMPTY_DIR/x.json")
+    assert (
+        str(empty.value)
+        == "'$EMPTY_DIR/x.json' names $EMPTY_DIR, which is empty in the environment"
+    )
+
+
+def test_a_tap_run_keeps_the_tokens_under_the_home_folder_the_readme_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(tmp_path)
+    with sandbox_app() as (sandbox, _):
+        config = {
+            **tap_config(sandbox, tmp_path),
+            "oauth2_token_file": "~/.config/tap-twitter-metrics/token.json",
+        }
+        run = run_tap(config, tmp_path / "run", streams=["users"])
+
+    token_file = home / ".config" / "tap-twitter-metrics" / "token.json"
+    assert run.returncode == 0, run.stderr
+    assert read_token_file(token_file) is not None
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert not (tmp_path / "~").exists()
+
+
+def test_a_tap_run_tightens_a_token_file_others_can_read(tmp_path: Path) -> None:
+    with sandbox_app() as (sandbox, app):
+        token_file = tmp_path / "tokens.json"
+        make_store(app, token_file, app.initial_refresh_token).access_token()
+        token_file.chmod(0o644)
+        run = run_tap(tap_config(sandbox, token_file), tmp_path / "run", streams=["users"])
+
+    assert run.returncode == 0, run.stderr
+    assert log_lines(run.stderr, "WARNING") == [
+        f"The OAuth 2.0 token file {token_file} had mode 0644, wider than 0600: set it to 0600."
+    ]
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+
+
+def test_a_token_folder_that_cannot_be_made_is_one_line_before_any_request(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a-file").write_text("")
+    token_file = tmp_path / "a-file" / "tokens" / "token.json"
+    with sandbox_app() as (sandbox, _):
+        run = run_tap(tap_config(sandbox, token_file), tmp_path / "run", streams=["users"])
+        requests_sent = sandbox.requests
+
+    assert run.returncode == 1
+    # The last line, as every error that stops a sync: the SDK names the stream before it.
+    assert log_lines(run.stderr, "ERROR")[-1] == (
+        f"Cannot create the folder {token_file.parent} of the OAuth 2.0 token file "
+        f"{token_file}: Not a directory"
+    )
+    assert "Traceback" not in run.stderr
+    assert requests_sent == []
+
+
+def test_an_unset_variable_in_the_token_file_is_refused_before_any_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(UNSET, raising=False)
+    with sandbox_app() as (sandbox, _):
+        config = tap_config(sandbox, tmp_path)
+        run = run_tap({**config, "oauth2_token_file": f"${UNSET}/t.json"}, tmp_path, streams=None)
+        requests_sent = sandbox.requests
+
+    assert run.returncode == 1
+    assert log_lines(run.stderr, "ERROR") == [
+        f"oauth2_token_file: '${UNSET}/t.json' names ${UNSET}, which is not set in the environment",
+        "Config validation failed",
+    ]
+    assert requests_sent == []
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.parametrize("ignored", [False, True], ids=["committable", "ignored"])
+def test_a_token_file_git_could_commit_is_warned_of(
+    ignored: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = (tmp_path / "project").resolve()
+    repo.mkdir()
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    if ignored:
+        (repo / ".gitignore").write_text("/.secrets/\n")
+    monkeypatch.chdir(repo)
+    with sandbox_app() as (sandbox, _):
+        config = {**tap_config(sandbox, tmp_path), "oauth2_token_file": ".secrets/x.json"}
+        run = run_tap(config, tmp_path / "run", streams=["users"])
+
+    token_file = repo / ".secrets" / "x.json"
+    assert run.returncode == 0, run.stderr
+    assert read_token_file(token_file) is not None
+    assert log_lines(run.stderr, "WARNING") == (
+        []
+        if ignored
+        else [
+            f"The OAuth 2.0 token file {token_file} is inside the git work tree {repo} and "
+            "not ignored by git: it holds live tokens and could be committed. Add it to "
+            ".gitignore or keep it outside the work tree."
+        ]
+    )
+
+
+def test_sign_in_expands_the_token_file_as_the_tap_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(UNSET, raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        sign_in(["--client-id", "client", "--token-file", f"${UNSET}/t.json"])
+    assert exit_info.value.code == 2
+    assert (
+        f"--token-file: '${UNSET}/t.json' names ${UNSET}, which is not set in the environment"
+        in capsys.readouterr().err
+    )
+
+    (tmp_path / "a-file").write_text("")
+    monkeypatch.setenv("TOKENS", str(tmp_path / "a-file"))
+    code = sign_in(["--client-id", "client", "--token-file", "$TOKENS/t.json", "--no-browser"])
+    assert code == 1
+    assert capsys.readouterr().err == (
+        f"Sign-in failed: Cannot create the folder {tmp_path / 'a-file'} of the OAuth 2.0 "
+        f"token file {tmp_path / 'a-file' / 't.json'}: File exists\n"
     )

@@ -68,5 +68,34 @@ def test_a_secret_given_as_a_number_is_not_printed(tmp_path: Path) -> None:
     run = run_tap(config, tmp_path)
 
     assert run.returncode == 1
-    assert "**** is not of type 'string', 'null' in config['consumer_secret']" in run.stderr
+    assert "consumer_secret: must be a string, got a number" in run.stderr
     assert_no_secret(run.output, {"12345678901234567"})
+
+
+def test_the_consumer_key_is_a_secret() -> None:
+    assert "consumer_key" in SECRET_SETTINGS
+
+
+# Each secret setting given as a number, a list or an object: no element may show.
+WRONG_TYPES = {
+    "number": (12345678901234567, "a number", {"12345678901234567"}),
+    "list": (["s3cr3t-one", 98765432123], "a list", {"s3cr3t-one", "98765432123"}),
+    "object": ({"k3y-part": "v4lue-part"}, "an object", {"k3y-part", "v4lue-part"}),
+}
+
+
+@pytest.mark.parametrize(("value", "kind", "parts"), WRONG_TYPES.values(), ids=WRONG_TYPES.keys())
+def test_no_secret_of_the_wrong_type_is_printed_whatever_the_type(
+    value: object, kind: str, parts: set[str], tmp_path: Path
+) -> None:
+    config = {"api_url": "http://127.0.0.1:9", **dict.fromkeys(SECRET_SETTINGS, value)}
+    run = run_tap(config, tmp_path)
+
+    errors = [line.split(" | ", 3)[-1] for line in run.stderr.splitlines() if "| ERROR " in line]
+    assert run.returncode == 1
+    assert errors[: len(SECRET_SETTINGS)] == [
+        f"{name}: must be a string, got {kind}" for name in SECRET_SETTINGS
+    ]
+    assert errors[-1] == "Config validation failed"
+    assert "Traceback" not in run.stderr
+    assert_no_secret(run.output, parts)

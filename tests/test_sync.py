@@ -287,40 +287,79 @@ def test_incremental_run_reads_the_lookback_window_and_refreshes_its_figures(
     )
 
 
-def test_run_that_reads_nothing_new_keeps_the_bookmark(sandbox: Sandbox, tmp_path: Path) -> None:
-    config = {**sandbox.config_for("bearer"), "user_ids": [sandbox.world.main_user_id]}
-    state = {
-        "bookmarks": {
-            "tweets": {
-                "partitions": [
-                    {
-                        "context": {"author_id": sandbox.world.main_user_id},
-                        "replication_key": "created_at",
-                        "replication_key_value": "2030-01-01T00:00:00.000Z",
-                    }
-                ]
-            }
-        }
+def bookmark_state(author_id: str, value: str) -> dict[str, t.Any]:
+    partition = {
+        "context": {"author_id": author_id},
+        "replication_key": "created_at",
+        "replication_key_value": value,
     }
+    return {"bookmarks": {"tweets": {"partitions": [partition]}}}
+
+
+def test_run_that_reads_nothing_new_keeps_the_bookmark(sandbox: Sandbox, tmp_path: Path) -> None:
+    config = {
+        **sandbox.config_for("bearer"),
+        "user_ids": [sandbox.world.main_user_id],
+        "lookback_days": 0,
+    }
+    just_now = (datetime.now(timezone.utc) - timedelta(minutes=1)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z"
+    )
+    state = bookmark_state(sandbox.world.main_user_id, just_now)
     run = run_tap(config, tmp_path, streams=PUBLIC_STREAMS, state=state)
 
     assert run.returncode == 0, run.stderr
     assert run.records("tweets") == []
-    assert (
-        run.state["bookmarks"]["tweets"]["partitions"] == state["bookmarks"]["tweets"]["partitions"]
+    assert run.state["bookmarks"]["tweets"]["partitions"][0]["replication_key_value"] == just_now
+
+
+def test_bookmark_in_the_future_is_read_as_now_with_one_warning(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    world = sandbox.world
+    config = {**sandbox.config_for("bearer"), "user_ids": [world.main_user_id]}
+    state = bookmark_state(world.main_user_id, "2030-01-01T00:00:00.000Z")
+    started = datetime.now(timezone.utc).replace(microsecond=0)
+    run = run_tap(config, tmp_path, streams=PUBLIC_STREAMS, state=state)
+    ended = datetime.now(timezone.utc)
+
+    assert run.returncode == 0, run.stderr
+    posts = timeline_posts(world, world.main_user_id)
+    read = {r["id"] for r in run.records("tweets")}
+    # The last week before the run's "now", which lies between `started` and `ended`.
+    assert {p.id for p in posts if p.created_at >= ended - timedelta(days=7)} <= read
+    assert read <= {p.id for p in posts if p.created_at >= started - timedelta(days=7)}
+    assert run.state["bookmarks"]["tweets"]["partitions"][0]["replication_key_value"] == (
+        posts[0].created_at_api
     )
+    expected = (
+        "State: replication_key_value of tweets for author_id "
+        f"{world.main_user_id} (2030-01-01T00:00:00.000Z) is in the future and is read as now."
+    )
+    assert run.stderr.count(expected) == 1
 
 
-def test_unknown_username_is_one_warning_and_the_others_sync(
+def test_unknown_username_fails_the_run_after_the_others_sync(
     sandbox: Sandbox, tmp_path: Path
 ) -> None:
     config = {**sandbox.config_for("bearer"), "usernames": ["sandbox_partner", "nobody_here"]}
     run = run_tap(config, tmp_path, streams=PUBLIC_STREAMS)
 
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 1, run.stderr
     partner = timeline_posts(sandbox.world, sandbox.world.partner_user_id)
     assert len(run.records("tweets")) == len(partner)
-    assert run.stderr.count("Partial errors 'resource-not-found'") == 1
+    assert run.state["bookmarks"]["tweets"]["partitions"][0]["replication_key_value"] == (
+        partner[0].created_at_api
+    )
+    assert run.stderr.count("Account @nobody_here is not found: its timeline is skipped.") == 1
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "| Configured accounts X did not show: @nobody_here not found. The other accounts "
+            "were synced; correct or remove these in user_ids or usernames."
+        )
+    )
 
 
 def test_no_secret_reaches_output_or_state(sandbox: Sandbox, tmp_path: Path) -> None:
@@ -389,6 +428,7 @@ def test_metrics_without_the_tweets_stream_still_keep_a_bookmark(
             "context": {"author_id": world.main_user_id},
             "replication_key": "created_at",
             "replication_key_value": posts[0].created_at_api,
+            "bookmarked_streams": ["tweet_public_metrics"],
         }
     ]
     assert "records: tweet_public_metrics=" in run.stderr
