@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from tap_twitter_metrics.settings import parse_datetime
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
 # Beside an analytics bookmark: the own posts (or videos) it asked for, and until when the
 # account's timeline was searched for new ones.
@@ -31,14 +31,18 @@ class StateError(Exception):
     """The state holds something the tap cannot start from."""
 
 
-def check_bookmarks(state: object, now: datetime) -> list[str]:
-    """Refuse unusable bookmarks; move those in the future to `now`, saying which.
+def check_bookmarks(state: Mapping[str, t.Any], now: datetime) -> list[str]:
+    """Refuse bookmarks that are no time; move those in the future to `now`, saying which.
 
-    Returns the bookmarks moved; raises StateError naming every unusable one.
+    The state's shape was checked when it was read (inputs.py). Returns the bookmarks
+    moved; raises StateError naming every unusable one.
     """
     errors: list[str] = []
     moved: list[str] = []
-    for where, holder in _holders(state, errors):
+    for where, holder in _holders(state):
+        known = holder.get(KNOWN_STATE_KEY, {})
+        if not isinstance(known, dict) or not all(_time(value) for value in known.values()):
+            errors.append(f"state: {KNOWN_STATE_KEY} of {where} must map ids to times")
         for key in TIME_KEYS:
             value = holder.get(key)
             if value is None:
@@ -64,25 +68,11 @@ def _time(value: object) -> datetime | None:
         return None
 
 
-def _holders(state: object, errors: list[str]) -> Iterator[tuple[str, dict[str, t.Any]]]:
+def _holders(state: Mapping[str, t.Any]) -> Iterator[tuple[str, dict[str, t.Any]]]:
     """Each stream's state and each of its partitions, named for a message."""
-    bookmarks = state.get("bookmarks", {}) if isinstance(state, dict) else None
-    if not isinstance(bookmarks, dict):
-        errors.append("state: 'bookmarks' must be an object of streams")
-        return
-    for stream, stream_state in bookmarks.items():
-        if not isinstance(stream_state, dict):
-            errors.append(f"state: the bookmark of {stream} must be an object")
-            continue
+    for stream, stream_state in state.get("bookmarks", {}).items():
         yield stream, stream_state
-        partitions = stream_state.get("partitions") or []
-        if not isinstance(partitions, list):
-            errors.append(f"state: the partitions of {stream} must be a list")
-            continue
-        for partition in partitions:
-            if not isinstance(partition, dict):
-                errors.append(f"state: a partition of {stream} is {partition!r}, not an object")
-                continue
+        for partition in stream_state.get("partitions") or []:
             yield f"{stream} {_named(partition.get('context'))}", partition
 
 

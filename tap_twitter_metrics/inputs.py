@@ -112,6 +112,12 @@ def state_problem(state: Mapping[str, t.Any]) -> str | None:
     for stream, stream_state in bookmarks.items():
         if not isinstance(stream_state, dict):
             return f"the bookmark of {stream} must be an object, not {json_type(stream_state)}"
+        partitions = stream_state.get("partitions") or []
+        if not isinstance(partitions, list):
+            return f"the partitions of {stream} must be a list, not {json_type(partitions)}"
+        for partition in partitions:
+            if not isinstance(partition, dict):
+                return f"a partition of {stream} must be an object, not {json_type(partition)}"
     return None
 
 

@@ -104,6 +104,8 @@ class TapTwitterMetrics(Tap):
             msg = "Config validation failed"
             raise ConfigValidationError(msg, errors=["config: does not match its schema"]) from None
         self._check_config(validate=validate_config)
+        for moved in check_bookmarks(self.state, datetime.now(timezone.utc)):
+            self.logger.warning("State: %s is in the future and is read as now.", moved)
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGINT, self._exit_on_signal)
             signal.signal(signal.SIGTERM, self._exit_on_signal)
@@ -161,8 +163,6 @@ class TapTwitterMetrics(Tap):
         selection = Selection(frozenset(name for name, stream in streams.items() if stream.writes))
         credentials = credentials_from(self.config)
         self.check_selection(selection, credentials)
-        for moved in check_bookmarks(self.state, datetime.now(timezone.utc)):
-            self.logger.warning("State: %s is in the future and is read as now.", moved)
         client = XApiClient(
             api_url=self.config["api_url"],
             auth=credentials.auth,

@@ -68,6 +68,14 @@ BAD_STATES = {
         {"bookmarks": {"tweets": 5}},
         "not a Singer state: the bookmark of tweets must be an object, not a number",
     ),
+    "partitions_an_object": (
+        {"bookmarks": {"tweets": {"partitions": {"a": 1}}}},
+        "not a Singer state: the partitions of tweets must be a list, not an object",
+    ),
+    "partition_a_string": (
+        {"bookmarks": {"tweets": {"partitions": ["x"]}}},
+        "not a Singer state: a partition of tweets must be an object, not a string",
+    ),
 }
 
 

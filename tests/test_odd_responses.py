@@ -93,6 +93,8 @@ def test_a_missing_media_include_keeps_the_post_and_its_key(
     odd_run: tuple[Sandbox, TapRun],
 ) -> None:
     sb, run = odd_run
-    post = run.by_key("tweets")[sb.world.missing_media_post_id]
-    assert sb.world.missing_media_key in post["media_keys"]
-    assert sb.world.missing_media_key not in run.by_key("media")
+    post_id, media_key = sb.world.missing_media_post_id, sb.world.missing_media_key
+    assert post_id is not None
+    assert media_key is not None
+    assert media_key in run.by_key("tweets")[post_id]["media_keys"]
+    assert media_key not in run.by_key("media")

@@ -287,7 +287,7 @@ def test_incremental_run_reads_the_lookback_window_and_refreshes_its_figures(
     )
 
 
-def bookmark_state(author_id: str, value: str) -> dict[str, t.Any]:
+def bookmark_state(author_id: str, value: object) -> dict[str, t.Any]:
     partition = {
         "context": {"author_id": author_id},
         "replication_key": "created_at",
@@ -337,6 +337,48 @@ def test_bookmark_in_the_future_is_read_as_now_with_one_warning(
         f"{world.main_user_id} (2030-01-01T00:00:00.000Z) is in the future and is read as now."
     )
     assert run.stderr.count(expected) == 1
+
+
+@pytest.mark.parametrize("value", ["garbage", 17, "1999-01-01T00:00:00Z"])
+def test_a_bookmark_that_is_no_time_stops_the_run_before_any_request(
+    sandbox: Sandbox, tmp_path: Path, value: t.Any
+) -> None:
+    world = sandbox.world
+    config = {**sandbox.config_for("bearer"), "user_ids": [world.main_user_id]}
+    state = bookmark_state(world.main_user_id, value)
+    run = run_tap(config, tmp_path, streams=PUBLIC_STREAMS, state=state)
+
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert sandbox.requests == []
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"| state: replication_key_value of tweets for author_id {world.main_user_id} is "
+            f"{value!r}, not a time since 2006. Correct or remove these bookmarks."
+        )
+    )
+
+
+def test_own_resources_that_are_no_times_stop_the_run_before_any_request(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    world = sandbox.world
+    partition = {"context": {"author_id": world.main_user_id}, "own_resources": ["1", "2"]}
+    state = {"bookmarks": {"tweet_analytics": {"partitions": [partition]}}}
+    run = run_tap(sandbox.config_for("oauth1"), tmp_path, streams=["tweet_analytics"], state=state)
+
+    assert run.returncode == 1
+    assert sandbox.requests == []
+    assert (
+        run.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            f"| state: own_resources of tweet_analytics for author_id {world.main_user_id} must map "
+            "ids to times. Correct or remove these bookmarks."
+        )
+    )
 
 
 def test_unknown_username_fails_the_run_after_the_others_sync(
