@@ -57,6 +57,8 @@ PARTIAL_ERROR_KINDS = {
     "field-unauthorized": "read again without the private fields the API refused",
 }
 UNREACHABLE_KINDS = frozenset({"resource-not-found", "not-authorized-for-resource"})
+# The closing error names this many unavailable accounts (each had its warning).
+SHOWN_ACCOUNTS = 10
 
 
 class AccountsUnavailableError(FatalAPIError):
@@ -196,12 +198,8 @@ class Harvest:
             known = {account.id: account for account in me}
             if me and not named:
                 accounts[me[0].id] = me[0]
-        for name in dict.fromkeys(usernames):
-            found = self._read_users(f"/2/users/by/username/{name}", {})
-            for account in found:
-                accounts.setdefault(account.id, account)
-            if not found:
-                self._unavailable(f"@{name}", self._account_pages[-1].problems)
+        for account in self._read_usernames(usernames):
+            accounts.setdefault(account.id, account)
         if user_ids and self.selection.wants_users:
             known.update(self._read_user_ids([uid for uid in user_ids if uid not in known]))
         for user_id in user_ids:
@@ -225,6 +223,18 @@ class Harvest:
         reason = PARTIAL_ERROR_KINDS.get(min(kinds), min(kinds)) if kinds else "not returned"
         self.unavailable[account] = reason
         self.logger.warning("Account %s is %s: its timeline is skipped.", account, reason)
+
+    def _read_usernames(self, usernames: list[str]) -> list[Account]:
+        """The accounts of the handles, 100 a request, in the order given."""
+        by_name = {name.lower(): name for name in usernames}
+        found: dict[str, Account] = {}
+        for batch in chunks(list(by_name.values())):
+            accounts = self._read_users("/2/users/by", {"usernames": ",".join(batch)})
+            found.update(((account.username or "").lower(), account) for account in accounts)
+        for key, name in by_name.items():
+            if key not in found:
+                self._unavailable(f"@{name}", self._problems_about(name))
+        return [found[key] for key in by_name if key in found]
 
     def _read_user_ids(self, user_ids: list[str]) -> dict[str, Account]:
         # /2/users/me already brought the authenticated account's record.
@@ -576,7 +586,9 @@ class Harvest:
     def raise_unavailable(self, outcome: str) -> None:
         """Fail, naming every configured account X did not show."""
         if self.unavailable:
-            named = "; ".join(f"{account} {why}" for account, why in self.unavailable.items())
+            listed = [f"{account} {why}" for account, why in self.unavailable.items()]
+            more = len(listed) - SHOWN_ACCOUNTS
+            named = "; ".join(listed[:SHOWN_ACCOUNTS]) + (f" and {more} more" if more > 0 else "")
             msg = (
                 f"Configured accounts X did not show: {named}. {outcome}; correct or remove "
                 "these in user_ids or usernames."

@@ -371,13 +371,10 @@ def test_own_resources_that_are_no_times_stop_the_run_before_any_request(
 
     assert run.returncode == 1
     assert sandbox.requests == []
-    assert (
-        run.stderr.strip()
-        .splitlines()[-1]
-        .endswith(
-            f"| state: own_resources of tweet_analytics for author_id {world.main_user_id} must map "
-            "ids to times. Correct or remove these bookmarks."
-        )
+    last_line = run.stderr.strip().splitlines()[-1]
+    assert last_line.endswith(
+        f"| state: own_resources of tweet_analytics for author_id {world.main_user_id} "
+        "must map ids to times. Correct or remove these bookmarks."
     )
 
 
