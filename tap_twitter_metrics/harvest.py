@@ -21,6 +21,7 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_twitter_metrics import analytics
 from tap_twitter_metrics.analytics import OwnPosts
+from tap_twitter_metrics.billing import Reads
 from tap_twitter_metrics.records import (
     Page,
     parse_analytics,
@@ -157,6 +158,7 @@ class Harvest:
         """Configured accounts X did not show, and why."""
         self.incomplete: set[str] = set()
         self._noted: set[tuple[str, str, str]] = set()
+        self.reads = Reads()
         """Accounts whose timeline this run could not read to its end."""
         self.private_cutoff = self._private_cutoff()
         self.own_posts = OwnPosts()
@@ -351,6 +353,7 @@ class Harvest:
             observed_at=observed_now(),
         )
         self._count_problems(page.problems)
+        self.reads.analytics += len({record[stream.key[0]] for record in page.records})
         return page
 
     def _private_for(self, author_id: str | None) -> frozenset[str]:
@@ -545,6 +548,10 @@ class Harvest:
         self._count_problems(page.problems)
         self._warn_notes(page.notes)
         self.stats.posts_read += len(page.tweets)
+        own = sum(1 for post in page.tweets if post["author_id"] == self._own_id)
+        self.reads.own_posts += own
+        self.reads.other_posts += len(page.tweets) - own
+        self.reads.users += len(page.users)
         return page
 
     def _parse(self, body: dict[str, t.Any]) -> Page:
@@ -573,8 +580,8 @@ class Harvest:
             )
         stats = self.stats
         self.logger.info(
-            "Sync done: %d posts read in %d requests, %d retries, %d waits (%.0f s), records: %s.",
-            stats.posts_read,
+            "Sync done: %s; %d requests, %d retries, %d waits (%.0f s); records: %s.",
+            self.reads.describe(self.config),
             stats.requests,
             stats.retries,
             stats.waits,

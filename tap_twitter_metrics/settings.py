@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from singer_sdk import typing as th
 from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 
+from tap_twitter_metrics.billing import PRICES
 from tap_twitter_metrics.credentials import credential_errors
 
 _POST_ID = re.compile(r"[0-9]{1,19}")
@@ -142,6 +143,15 @@ CONFIG_SCHEMA = th.PropertiesList(
         default=60,
         description="Seconds to wait for one API response (1 to 600).",
     ),
+    *(
+        th.Property(
+            setting,
+            th.NumberType,
+            default=price,
+            description=f"USD X bills for {what}, for the run's cost estimate.",
+        )
+        for setting, (price, what) in PRICES.items()
+    ),
 ).to_dict()
 SECRET_SETTINGS = tuple(
     name for name, prop in CONFIG_SCHEMA["properties"].items() if prop.get("secret")
@@ -157,6 +167,7 @@ RANGES = {
     "rate_limit_max_wait_seconds": (0, 86400),
     "request_timeout": (1, 600),
     "max_retries": (1, 20),
+    **dict.fromkeys(PRICES, (0, 1)),
 }
 _JSON_TYPES = {
     "string": "a string",
@@ -299,7 +310,8 @@ def _range_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     errors = []
     for setting, (least, most) in RANGES.items():
         value = config.get(setting)
-        if not isinstance(value, int) or isinstance(value, bool):
+        # Decimal too: the SDK reads a config file's numbers as Decimal.
+        if not isinstance(value, numbers.Number) or isinstance(value, bool):
             continue
         if value < least:
             what = "zero or more" if least == 0 else f"at least {least}"

@@ -41,7 +41,10 @@ def test_only_users_reads_no_timeline_and_leaves_no_post_bookmark(
     assert routes(sandbox) == ["/2/users/me"]
     assert [user["id"] for user in run.records("users")] == [sandbox.world.main_user_id]
     assert "replication_key_value" not in partition(run.state)
-    assert "Sync done: 0 posts read in 1 requests" in run.stderr
+    assert (
+        "Sync done: posts read: 0 (own timeline 0, other 0), accounts read: 1, analytics "
+        "resources read: 0, estimated charge: $0.010; 1 requests" in run.stderr
+    )
 
 
 def test_only_analytics_reads_the_own_timeline_once_and_moves_no_post_bookmark(

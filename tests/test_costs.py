@@ -1,0 +1,72 @@
+"""Every run says what it read, by how X bills it, and what that likely costs."""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+import pytest
+
+from tap_twitter_metrics.catalogue import STREAM_NAMES
+from tests.expected import timeline_posts
+from tests.faultruns import sandbox, sync_config
+from tests.tapruns import run_tap
+
+if t.TYPE_CHECKING:
+    from pathlib import Path
+
+PRICES = {
+    "price_per_post": 0.004,
+    "price_per_own_post": 0.002,
+    "price_per_user": 0.02,
+    "price_per_analytics_resource": 0.01,
+}
+SUMMARY = re.compile(
+    r"Sync done: posts read: (\d+) \(own timeline (\d+), other (\d+)\), accounts read: (\d+), "
+    r"analytics resources read: (\d+), estimated charge: \$(\d+\.\d{3}); (\d+) requests"
+)
+
+
+def test_the_summary_counts_each_kind_read_and_prices_it(tmp_path: Path) -> None:
+    with sandbox() as sb:
+        world = sb.world
+        config = sync_config(sb, **PRICES)
+        run = run_tap(config, tmp_path, streams=STREAM_NAMES)
+        requests = len(sb.requests)
+
+    assert run.returncode == 0, run.stderr
+    (found,) = SUMMARY.findall(run.stderr)
+    own = len(timeline_posts(world, world.main_user_id))
+    other = len(timeline_posts(world, world.partner_user_id)) + len(config["tweet_ids"])
+    users = len(run.records("users"))
+    analytics = len({r["tweet_id"] for r in run.records("tweet_analytics")}) + len(
+        {r["media_key"] for r in run.records("media_analytics")}
+    )
+    charge = (
+        own * PRICES["price_per_own_post"]
+        + other * PRICES["price_per_post"]
+        + users * PRICES["price_per_user"]
+        + analytics * PRICES["price_per_analytics_resource"]
+    )
+    assert found == (
+        str(own + other),
+        str(own),
+        str(other),
+        str(users),
+        str(analytics),
+        f"{charge:.3f}",
+        str(requests),
+    )
+    assert users == 5
+    assert analytics > 0
+
+
+@pytest.mark.parametrize(
+    ("value", "error"), [(-0.1, "must be zero or more"), (2, "must be at most 1")]
+)
+def test_a_price_out_of_range_is_refused(tmp_path: Path, value: float, error: str) -> None:
+    with sandbox() as sb:
+        run = run_tap(sync_config(sb, price_per_post=value), tmp_path)
+        assert sb.requests == []
+    assert run.returncode == 1
+    assert f"price_per_post: {error}" in run.stderr
