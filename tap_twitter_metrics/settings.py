@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import difflib
 import json
 import numbers
@@ -311,7 +312,7 @@ def _range_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     for setting, (least, most) in RANGES.items():
         value = config.get(setting)
         # Decimal too: the SDK reads a config file's numbers as Decimal.
-        if not isinstance(value, numbers.Number) or isinstance(value, bool):
+        if not isinstance(value, (int, float, decimal.Decimal)) or isinstance(value, bool):
             continue
         if value < least:
             what = "zero or more" if least == 0 else f"at least {least}"

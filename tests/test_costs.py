@@ -30,7 +30,7 @@ SUMMARY = re.compile(
 def test_the_summary_counts_each_kind_read_and_prices_it(tmp_path: Path) -> None:
     with sandbox() as sb:
         world = sb.world
-        config = sync_config(sb, **PRICES)
+        config = sync_config(sb) | PRICES
         run = run_tap(config, tmp_path, streams=STREAM_NAMES)
         requests = len(sb.requests)
 
