@@ -3,11 +3,14 @@
 It must be valid YAML, run on a cron schedule, take the X credentials and the database URL
 from repository secrets, keep Meltano's state in a cloud state backend, and run only
 commands that exist: meltano (in the version meltano.yml admits) with this project's plugins
-and environments.
+and environments. Its matrix runs one job per account, each with the account's own extractor
+(`tap-twitter-metrics--<account>`, inheriting from tap-twitter-metrics) and a complete
+credential for it.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import shlex
 import typing as t
@@ -21,6 +24,7 @@ from packaging.specifiers import SpecifierSet
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOW = REPO / "examples" / "github-actions" / "scheduled-sync.yml"
 SECRET = re.compile(r"\$\{\{\s*secrets\.[A-Z][A-Z0-9_]*\s*\}\}")
+MATRIX_VALUE = re.compile(r"\$\{\{\s*matrix\.([A-Za-z_][A-Za-z0-9_-]*)\s*\}\}")
 CLOUD_STATE_EXTRAS = {"s3", "gcs", "azure"}
 KNOWN_ACTIONS = {"actions/checkout", "actions/setup-python", "actions/cache"}
 CREDENTIAL_SETTINGS = {
@@ -75,13 +79,70 @@ def job_env(workflow: dict[str, t.Any]) -> dict[str, str]:
     return {name: str(value) for name, value in env.items()}
 
 
-def commands(workflow: dict[str, t.Any]) -> list[list[str]]:
-    """Each shell command the workflow runs, as argv."""
+def matrix_runs(workflow: dict[str, t.Any]) -> list[dict[str, str]]:
+    """The matrix values of each run of the jobs: one per combination (one empty without)."""
+    runs = []
+    for job in workflow["jobs"].values():
+        matrix = job.get("strategy", {}).get("matrix", {})
+        axes = {
+            name: values for name, values in matrix.items() if name not in {"include", "exclude"}
+        }
+        runs += [dict(zip(axes, combo, strict=True)) for combo in itertools.product(*axes.values())]
+    return runs
+
+
+def commands(workflow: dict[str, t.Any], values: dict[str, str]) -> list[list[str]]:
+    """Each shell command one job run runs, as argv, with its matrix values filled in."""
     return [
-        shlex.split(line)
+        shlex.split(MATRIX_VALUE.sub(lambda match: values[match[1]], line))
         for step in jobs_steps(workflow)
         for line in str(step.get("run", "")).splitlines()
         if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def env_prefixes(project: dict[str, t.Any]) -> dict[str, str]:
+    """Each plugin's environment variable prefix, longest first: TAP_TWITTER_METRICS__BRAND_."""
+    names = [entry["name"] for entries in project["plugins"].values() for entry in entries]
+    prefixes = {re.sub("[^A-Z0-9]", "_", name.upper()) + "_": name for name in names}
+    return dict(sorted(prefixes.items(), key=lambda item: -len(item[0])))
+
+
+def setting_of(project: dict[str, t.Any], variable: str) -> tuple[str, str] | None:
+    """The plugin and setting an environment variable sets, by the longest matching prefix."""
+    for prefix, plugin in env_prefixes(project).items():
+        if variable.startswith(prefix):
+            return plugin, variable.removeprefix(prefix).lower()
+    return None
+
+
+def parent_of(project: dict[str, t.Any], plugin: str) -> str:
+    """The plugin an inheriting plugin inherits from, else the plugin itself."""
+    (definition,) = [
+        entry
+        for entries in project["plugins"].values()
+        for entry in entries
+        if entry["name"] == plugin
+    ]
+    return str(definition.get("inherit_from", plugin))
+
+
+def extractor_settings(
+    workflow: dict[str, t.Any], project: dict[str, t.Any], extractor: str
+) -> set[str]:
+    """The settings of an extractor the workflow's environment sets: its own or its parent's."""
+    found = [setting_of(project, name) for name in job_env(workflow)]
+    readers = {extractor, parent_of(project, extractor)}
+    return {setting for plugin, setting in filter(None, found) if plugin in readers}
+
+
+def extractors_run(workflow: dict[str, t.Any]) -> list[str]:
+    """The extractor each job run runs."""
+    return [
+        argv[2]
+        for values in matrix_runs(workflow)
+        for argv in commands(workflow, values)
+        if argv[:2] == ["meltano", "run"]
     ]
 
 
@@ -99,6 +160,30 @@ def setting_names(project: dict[str, t.Any], plugin: str) -> set[str]:
         if entry["name"] == plugin
     ]
     return {setting["name"] for setting in definition.get("settings", [])}
+
+
+def assert_commands_exist(argvs: list[list[str]], project: dict[str, t.Any]) -> None:
+    """One job run installs meltano and the plugins, then runs a pipeline of this project."""
+    extractors = plugin_names(project, "extractors")
+    loaders = plugin_names(project, "loaders")
+    ran = []
+    for argv in argvs:
+        program, *args = argv
+        if program == "pip":
+            assert args[0] == "install"
+            assert all(Requirement(arg).name == "meltano" for arg in args[1:])
+        elif program == "meltano":
+            subcommand, *plugins = args
+            assert subcommand in {"install", "run"}, argv
+            assert plugins, argv
+            assert set(plugins) <= extractors | loaders, argv
+            if subcommand == "run":
+                assert plugins[0] in extractors, argv
+                assert plugins[-1] in loaders, argv
+            ran.append(subcommand)
+        else:
+            pytest.fail(f"unexpected command {argv}")
+    assert ran == ["install", "run"]
 
 
 def cron_field_is_valid(field: str, low: int, high: int) -> bool:
@@ -139,12 +224,14 @@ def test_workflow_never_runs_twice_at_once(workflow: dict[str, t.Any]) -> None:
     assert concurrency.get("cancel-in-progress") is False
 
 
-def test_credentials_and_database_url_come_from_secrets(workflow: dict[str, t.Any]) -> None:
+def test_credentials_and_database_url_come_from_secrets(
+    workflow: dict[str, t.Any], project: dict[str, t.Any]
+) -> None:
     env = job_env(workflow)
     credentials = {
         name: value
         for name, value in env.items()
-        if name.removeprefix("TAP_TWITTER_METRICS_").lower() in CREDENTIAL_SETTINGS
+        if (found := setting_of(project, name)) and found[1] in CREDENTIAL_SETTINGS
     }
     assert credentials, "the workflow sets no X credentials"
     not_secret = [name for name, value in credentials.items() if not SECRET.fullmatch(value)]
@@ -152,40 +239,63 @@ def test_credentials_and_database_url_come_from_secrets(workflow: dict[str, t.An
     assert SECRET.fullmatch(env["TARGET_POSTGRES_SQLALCHEMY_URL"])
 
 
-def test_x_credentials_form_a_complete_credential(workflow: dict[str, t.Any]) -> None:
-    names = {
-        name.removeprefix("TAP_TWITTER_METRICS_").lower()
-        for name in job_env(workflow)
-        if name.startswith("TAP_TWITTER_METRICS_")
-    }
+def test_x_credentials_form_a_complete_credential(
+    workflow: dict[str, t.Any], project: dict[str, t.Any]
+) -> None:
     oauth1 = {"consumer_key", "consumer_secret", "access_token", "access_token_secret"}
-    assert oauth1 <= names or "bearer_token" in names or "oauth2_refresh_token" in names
+    extractors = extractors_run(workflow)
+    assert extractors
+    for extractor in extractors:
+        names = extractor_settings(workflow, project, extractor)
+        assert oauth1 <= names or "bearer_token" in names or "oauth2_refresh_token" in names
+
+
+def test_each_account_job_runs_its_own_extractor_with_its_own_token(
+    workflow: dict[str, t.Any], project: dict[str, t.Any]
+) -> None:
+    extractors = extractors_run(workflow)
+    assert len(extractors) >= 2
+    assert len(set(extractors)) == len(extractors), "two jobs would share one state ID"
+    found = [setting_of(project, name) for name in job_env(workflow)]
+    set_for = {
+        extractor: {setting for plugin, setting in filter(None, found) if plugin == extractor}
+        for extractor in extractors
+    }
+    for extractor in extractors:
+        assert parent_of(project, extractor) == "tap-twitter-metrics"
+        assert {"access_token", "access_token_secret"} <= set_for[extractor], extractor
+    # A token set for tap-twitter-metrics itself would be read by an account missing its own.
+    shared = {setting for plugin, setting in filter(None, found) if plugin == "tap-twitter-metrics"}
+    assert not shared & {"access_token", "access_token_secret", "bearer_token"}
+    for job in workflow["jobs"].values():
+        assert job["strategy"]["fail-fast"] is False
 
 
 def test_state_is_kept_in_a_cloud_state_backend(workflow: dict[str, t.Any]) -> None:
     env = job_env(workflow)
     assert SECRET.fullmatch(env["MELTANO_STATE_BACKEND_URI"])
-    installs = [
-        Requirement(argv[-1])
-        for argv in commands(workflow)
-        if argv[:2] == ["pip", "install"] and argv[-1].startswith("meltano")
-    ]
-    assert len(installs) == 1
-    assert installs[0].extras & CLOUD_STATE_EXTRAS, "meltano needs its cloud state backend extra"
+    for values in matrix_runs(workflow):
+        installs = [
+            Requirement(argv[-1])
+            for argv in commands(workflow, values)
+            if argv[:2] == ["pip", "install"] and argv[-1].startswith("meltano")
+        ]
+        assert len(installs) == 1
+        assert installs[0].extras & CLOUD_STATE_EXTRAS, "meltano needs its cloud backend extra"
 
 
 def test_environment_variables_name_declared_settings(
     workflow: dict[str, t.Any], project: dict[str, t.Any]
 ) -> None:
-    prefixes = {
-        "TAP_TWITTER_METRICS_": "tap-twitter-metrics",
-        "TARGET_POSTGRES_": "target-postgres",
-    }
+    plugins = 0
     for name in job_env(workflow):
-        for prefix, plugin in prefixes.items():
-            if name.startswith(prefix):
-                setting = name.removeprefix(prefix).lower()
-                assert setting in setting_names(project, plugin), f"{name}: no such setting"
+        if found := setting_of(project, name):
+            plugin, setting = found
+            assert setting in setting_names(project, parent_of(project, plugin)), (
+                f"{name}: no such setting"
+            )
+            plugins += 1
+    assert plugins
 
 
 def test_meltano_environment_exists(workflow: dict[str, t.Any], project: dict[str, t.Any]) -> None:
@@ -196,38 +306,21 @@ def test_meltano_environment_exists(workflow: dict[str, t.Any], project: dict[st
 def test_workflow_installs_the_meltano_version_the_project_requires(
     workflow: dict[str, t.Any], project: dict[str, t.Any]
 ) -> None:
-    (requirement,) = [
-        Requirement(argv[-1])
-        for argv in commands(workflow)
-        if argv[:2] == ["pip", "install"] and argv[-1].startswith("meltano")
-    ]
-    (pin,) = [spec for spec in requirement.specifier if spec.operator == "=="]
-    assert pin.version in SpecifierSet(project["requires_meltano"])
+    for values in matrix_runs(workflow):
+        (requirement,) = [
+            Requirement(argv[-1])
+            for argv in commands(workflow, values)
+            if argv[:2] == ["pip", "install"] and argv[-1].startswith("meltano")
+        ]
+        (pin,) = [spec for spec in requirement.specifier if spec.operator == "=="]
+        assert pin.version in SpecifierSet(project["requires_meltano"])
 
 
 def test_every_command_exists_in_this_project(
     workflow: dict[str, t.Any], project: dict[str, t.Any]
 ) -> None:
-    extractors = plugin_names(project, "extractors")
-    loaders = plugin_names(project, "loaders")
-    ran = []
-    for argv in commands(workflow):
-        program, *args = argv
-        if program == "pip":
-            assert args[0] == "install"
-            assert all(Requirement(arg).name == "meltano" for arg in args[1:])
-        elif program == "meltano":
-            subcommand, *plugins = args
-            assert subcommand in {"install", "run"}, argv
-            assert plugins, argv
-            assert set(plugins) <= extractors | loaders, argv
-            if subcommand == "run":
-                assert plugins[0] in extractors, argv
-                assert plugins[-1] in loaders, argv
-            ran.append(subcommand)
-        else:
-            pytest.fail(f"unexpected command {argv}")
-    assert ran == ["install", "run"]
+    for values in matrix_runs(workflow):
+        assert_commands_exist(commands(workflow, values), project)
 
 
 def test_workflow_uses_only_well_known_actions(workflow: dict[str, t.Any]) -> None:
