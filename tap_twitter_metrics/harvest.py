@@ -157,9 +157,10 @@ class Harvest:
         self.unavailable: dict[str, str] = {}
         """Configured accounts X did not show, and why."""
         self.incomplete: set[str] = set()
+        """Accounts whose timeline this run could not read to its end."""
         self._noted: set[tuple[str, str, str]] = set()
         self.reads = Reads()
-        """Accounts whose timeline this run could not read to its end."""
+        """What the run read, by how X bills it."""
         self.private_cutoff = self._private_cutoff()
         self.own_posts = OwnPosts()
 
