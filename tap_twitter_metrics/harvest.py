@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import typing as t
+import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -161,6 +162,8 @@ class Harvest:
         self._noted: set[tuple[str, str, str]] = set()
         self.reads = Reads()
         """What the run read, by how X bills it."""
+        self.run_id = str(uuid.uuid4())
+        self.started_at = observed_now()
         self.private_cutoff = self._private_cutoff()
         self.own_posts = OwnPosts()
 
@@ -602,6 +605,25 @@ class Harvest:
                 "these in user_ids or usernames."
             )
             raise AccountsUnavailableError(msg)
+
+    def run_record(self) -> dict[str, t.Any]:
+        """The run as one `sync_runs` record: what it did and what it likely costs."""
+        stats, reads = self.stats, self.reads
+        return {
+            "run_id": self.run_id,
+            "started_at": self.started_at,
+            "ended_at": observed_now(),
+            "accounts": [account.id for account in self._accounts or []],
+            "requests": stats.requests,
+            "retries": stats.retries,
+            "waits": stats.waits,
+            "waited_seconds": round(stats.waited_seconds, 3),
+            "own_posts_read": reads.own_posts,
+            "other_posts_read": reads.other_posts,
+            "accounts_read": reads.users,
+            "analytics_resources_read": reads.analytics,
+            "estimated_cost_usd": round(reads.cost(self.config), 6),
+        }
 
     def check_connection(self) -> str:
         """Read one small page of each account (and of tweet_ids); say what came back."""

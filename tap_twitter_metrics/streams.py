@@ -333,6 +333,16 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
             )
 
 
+class RunStream(CatalogueStream):
+    """One record per run, written after every other stream: what the run did and cost."""
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """The run's record."""
+        self.records_written += 1
+        yield self.harvest().run_record()
+
+
 def discover(tap: Tap, harvest: LazyHarvest) -> list[CatalogueStream]:
     """One stream per catalogue row, in catalogue order."""
     return [STREAM_TYPES[spec.name](tap, harvest) for spec in CATALOGUE]
@@ -341,7 +351,11 @@ def discover(tap: Tap, harvest: LazyHarvest) -> list[CatalogueStream]:
 def _stream_class(spec: StreamSpec) -> type[CatalogueStream]:
     if spec.part is Part.TWEETS:
         return Tweets
-    base = AnalyticsStream if spec.part in ANALYTICS_PARTS else PassStream
+    base: type[CatalogueStream] = PassStream
+    if spec.part in ANALYTICS_PARTS:
+        base = AnalyticsStream
+    elif spec.part is Part.RUNS:
+        base = RunStream
     class_name = "".join(word.capitalize() for word in spec.name.split("_"))
     attributes = {
         "spec": spec,

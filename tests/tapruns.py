@@ -23,6 +23,8 @@ CORE_PARTS = frozenset(
 )
 CORE_STREAMS = tuple(spec.name for spec in CATALOGUE if spec.part in CORE_PARTS)
 PUBLIC_STREAMS = tuple(spec.name for spec in CATALOGUE if not spec.user_context)
+# The streams of what the API returned: all but the run's own record, `sync_runs`.
+DATA_STREAMS = tuple(spec.name for spec in CATALOGUE if spec.part is not Part.RUNS)
 PRIMARY_KEYS = {spec.name: spec.key[0] for spec in CATALOGUE}
 TAP = [sys.executable, "-m", "tap_twitter_metrics"]
 

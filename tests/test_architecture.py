@@ -12,7 +12,13 @@ import pytest
 import tap_twitter_metrics
 import tap_twitter_metrics_sandbox
 from tap_twitter_metrics.catalogue import CATALOGUE, STREAM_NAMES, Part
-from tap_twitter_metrics.streams import AnalyticsStream, PassStream, Tweets
+from tap_twitter_metrics.streams import (
+    AnalyticsStream,
+    CatalogueStream,
+    PassStream,
+    RunStream,
+    Tweets,
+)
 from tap_twitter_metrics.tap import TapTwitterMetrics
 
 PACKAGE = Path(tap_twitter_metrics.__file__).parent
@@ -113,7 +119,11 @@ def test_discovery_is_the_catalogue() -> None:
         assert list(entry["schema"]["properties"]) == list(spec.columns)
     streams = tap.streams
     assert isinstance(streams["tweets"], Tweets)
-    analytics = {Part.TWEET_ANALYTICS, Part.MEDIA_ANALYTICS}
+    kinds: dict[Part, type[CatalogueStream]] = {
+        Part.TWEET_ANALYTICS: AnalyticsStream,
+        Part.MEDIA_ANALYTICS: AnalyticsStream,
+        Part.RUNS: RunStream,
+    }
     for spec in CATALOGUE:
-        kind = AnalyticsStream if spec.part in analytics else PassStream
+        kind = kinds.get(spec.part, PassStream)
         assert spec.part is Part.TWEETS or isinstance(streams[spec.name], kind), spec.name

@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 from benchmarks.run import ANALYTICS_HEADER, LATENCY_HEADER, MAIN_HEADER
-from tap_twitter_metrics.catalogue import CATALOGUE
+from tap_twitter_metrics.catalogue import CATALOGUE, Part
 
 ROOT = Path(__file__).resolve().parent.parent
 # Selected by default: the streams that need no user context.
-PUBLIC = f"public ({sum(not spec.user_context for spec in CATALOGUE)})"
-ALL = f"all ({len(CATALOGUE)})"
+# The benchmark leaves out the run's own record (sync_runs): the baseline has none.
+DATA = [spec for spec in CATALOGUE if spec.part is not Part.RUNS]
+PUBLIC = f"public ({sum(not spec.user_context for spec in DATA)})"
+ALL = f"all ({len(DATA)})"
 LABELS = ("timeline 300", "lookup 500", "lookup 1,000")
 SCENARIOS = [(label, streams) for label in LABELS for streams in (PUBLIC, ALL)]
 

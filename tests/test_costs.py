@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import typing as t
+import uuid
 
 import pytest
 
@@ -59,6 +60,22 @@ def test_the_summary_counts_each_kind_read_and_prices_it(tmp_path: Path) -> None
     )
     assert users == 5
     assert analytics > 0
+    (record,) = run.records("sync_runs")
+    assert run.messages[-2]["record"] == record
+    assert {key: value for key, value in record.items() if not key.endswith(("_at", "run_id"))} == {
+        "accounts": [world.main_user_id, world.partner_user_id],
+        "requests": requests,
+        "retries": 0,
+        "waits": 0,
+        "waited_seconds": 0,
+        "own_posts_read": own,
+        "other_posts_read": other,
+        "accounts_read": users,
+        "analytics_resources_read": analytics,
+        "estimated_cost_usd": pytest.approx(charge),
+    }
+    assert uuid.UUID(record["run_id"]).version == 4
+    assert record["started_at"] <= record["ended_at"]
 
 
 @pytest.mark.parametrize(

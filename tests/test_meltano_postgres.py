@@ -51,7 +51,7 @@ from tests.meltano_runs import (
     schema_types,
     snapshot_rows,
 )
-from tests.tapruns import CORE_STREAMS
+from tests.tapruns import CORE_STREAMS, DATA_STREAMS
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -69,6 +69,7 @@ TYPE_NAMES = {
     "date": {"date"},
     "date-time": {"timestamp without time zone", "timestamp with time zone"},
     "integer": {"bigint", "integer"},
+    "number": {"numeric", "double precision"},
     "boolean": {"boolean"},
     "array": {"jsonb", "json", "ARRAY"},
     "object": {"jsonb", "json"},
@@ -213,6 +214,7 @@ def test_first_run_loads_the_row_counts_the_account_implies(first_run: FirstRun)
     counts = {stream: len(table) for stream, table in first_run.run.tables.items()}
     expected = {stream: len(first_run.expected.get(stream, {})) for stream in CORE_STREAMS}
     expected |= {stream: len(first_run.history[stream]) for stream in HISTORY_STREAMS}
+    expected["sync_runs"] = 1
     assert counts == expected
     assert all(expected.values()), f"the sandbox account should fill every stream: {expected}"
     assert expected["tweet_metrics_daily"] == expected["tweets"]
@@ -301,7 +303,7 @@ def test_a_figure_that_is_no_count_loads_as_null_and_keeps_its_post(
 
 def test_observed_at_is_the_time_of_the_run(first_run: FirstRun) -> None:
     run = first_run.run
-    for stream in STREAM_NAMES:
+    for stream in DATA_STREAMS:
         if stream in {"tweets", "media"}:
             continue
         times = {row["observed_at"] for row in run.tables[stream].values()}
@@ -436,6 +438,17 @@ def test_posts_outside_the_window_keep_their_rows(
         outside = set(before) - second_run.window_post_ids
         assert {key: after[key] for key in outside} == {key: before[key] for key in outside}
     assert set(first_run.run.tables["tweet_public_metrics"]) - second_run.window_post_ids
+
+
+def test_each_run_leaves_one_sync_runs_row_with_what_it_asked(
+    first_run: FirstRun, second_run: SecondRun, sandbox: Sandbox
+) -> None:
+    rows = list(second_run.run.tables["sync_runs"].values())
+    runs = (first_run.run, second_run.run)
+    assert sorted(row["requests"] for row in rows) == sorted(len(run.requests) for run in runs)
+    assert [row["accounts"] for row in rows] == [[sandbox.world.main_user_id]] * 2
+    assert all(row["retries"] == row["waits"] == 0 for row in rows)
+    assert sorted(row["started_at"] for row in rows)[1] >= first_run.run.finished
 
 
 def test_no_row_is_marked_deleted(second_run: SecondRun) -> None:

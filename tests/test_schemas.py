@@ -170,6 +170,21 @@ DOCUMENTED_COLUMNS: dict[str, list[str]] = {
         "video_views",
         "watch_time_ms",
     ],
+    "sync_runs": [
+        "run_id",
+        "started_at",
+        "ended_at",
+        "accounts",
+        "requests",
+        "retries",
+        "waits",
+        "waited_seconds",
+        "own_posts_read",
+        "other_posts_read",
+        "accounts_read",
+        "analytics_resources_read",
+        "estimated_cost_usd",
+    ],
 }
 PRIMARY_KEYS = {
     "users": ["id"],
@@ -179,6 +194,7 @@ PRIMARY_KEYS = {
     "media_metrics_daily": ["media_key", "snapshot_date"],
     "tweet_analytics": ["tweet_id", "timestamp", "granularity"],
     "media_analytics": ["media_key", "timestamp", "granularity"],
+    "sync_runs": ["run_id"],
     **{name: ["tweet_id"] for name in DOCUMENTED_COLUMNS if name.endswith("metrics")},
 }
 PRIMARY_KEYS.update(

@@ -9,7 +9,7 @@ import pytest
 from tap_twitter_metrics.catalogue import CATALOGUE, STREAM_NAMES
 from tests.expected import timeline_posts
 from tests.faultruns import sandbox, sync_config
-from tests.tapruns import TapRun, run_tap
+from tests.tapruns import DATA_STREAMS, TapRun, run_tap
 
 KEYS = {spec.name: spec.key for spec in CATALOGUE}
 
@@ -38,7 +38,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, TapRun]:
     return done
 
 
-@pytest.mark.parametrize("stream", STREAM_NAMES)
+@pytest.mark.parametrize("stream", DATA_STREAMS)
 def test_both_spellings_give_the_same_records(stream: str, runs: dict[str, TapRun]) -> None:
     today, renamed = by_full_key(runs["2.159"], stream), by_full_key(runs["2.167"], stream)
     assert renamed == today
