@@ -774,15 +774,6 @@ def parse_user_page(body: object, observed_at: str) -> Page:
     return Page.of_users(users, _partial_errors(envelope, dirty=parser.dirty), parser.notes)
 
 
-def parse_users(body: object, observed_at: str) -> tuple[list[Record], list[Problem]]:
-    """The user records and partial errors of a users response, as `parse_user_page` reads them.
-
-    The page's notes are left out: call `parse_user_page` to log them.
-    """
-    page = parse_user_page(body, observed_at)
-    return page.users, page.problems
-
-
 @dataclass
 class AnalyticsPage:
     """The buckets of one analytics response."""

@@ -17,7 +17,7 @@ from singer_sdk.singerlib import RecordMessage, StateMessage
 
 from tap_twitter_metrics.catalogue import load_schema
 from tap_twitter_metrics.harvest import observed_now
-from tap_twitter_metrics.records import parse_page, parse_users
+from tap_twitter_metrics.records import parse_page, parse_user_page
 from tap_twitter_metrics.selection import Selection
 from tap_twitter_metrics.writer import RecordBufferingWriter
 from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
@@ -46,7 +46,8 @@ def parsed_records(sb: Sandbox) -> Iterator[tuple[str, dict[str, t.Any]]]:
     selection = Selection(frozenset(CORE_STREAMS))
     world = sb.world
     body = session.get(f"{sb.url}/2/users/me", params={"user.fields": "created_at,public_metrics"})
-    users, _ = parse_users(body.json(), observed_now())
+    page = parse_user_page(body.json(), observed_now())
+    users, _ = page.users, page.problems
     yield from (("users", user) for user in users)
     others = [post.id for post in world.posts if post.author_id != world.main_user_id]
     reads = [

@@ -15,7 +15,7 @@ from tap_twitter_metrics.records import (
     ResponseFormatError,
     parse_page,
     parse_problems,
-    parse_users,
+    parse_user_page,
 )
 
 OBSERVED = "2024-05-03T08:00:00.123Z"
@@ -635,7 +635,8 @@ def test_without_posts() -> None:
 
 def test_parse_users_object_and_list() -> None:
     me = {"data": {"id": MAIN, "name": "Sandbox Brand", "username": "sandbox_brand"}}
-    users, problems = parse_users(me, OBSERVED)
+    page = parse_user_page(me, OBSERVED)
+    users, problems = page.users, page.problems
     assert users == [
         {
             "id": MAIN,
@@ -673,7 +674,8 @@ def test_parse_users_object_and_list() -> None:
             }
         ],
     }
-    users, problems = parse_users(lookup, OBSERVED)
+    page = parse_user_page(lookup, OBSERVED)
+    users, problems = page.users, page.problems
     assert [(u["id"], u["followers_count"], u["tweet_count"], u["like_count"]) for u in users] == [
         ("2", 10, 3, None)
     ]
@@ -775,9 +777,9 @@ def test_malformed_users_raise_response_format_error() -> None:
     with pytest.raises(
         ResponseFormatError, match=r"^data\[0\]: id is 7, expected a non-empty string$"
     ):
-        parse_users({"data": {"id": 7, "username": "x"}}, OBSERVED)
+        parse_user_page({"data": {"id": 7, "username": "x"}}, OBSERVED)
     with pytest.raises(ResponseFormatError, match=r"^data is int, expected an object or a list$"):
-        parse_users({"data": 1}, OBSERVED)
+        parse_user_page({"data": 1}, OBSERVED)
 
 
 def test_bad_arguments_are_programming_errors() -> None:
