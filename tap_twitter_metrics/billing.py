@@ -28,6 +28,11 @@ class Reads:
     users: int = 0
     analytics: int = 0
 
+    @property
+    def posts(self) -> int:
+        """Posts read, own and other."""
+        return self.own_posts + self.other_posts
+
     def cost(self, config: t.Mapping[str, t.Any]) -> float:
         """The estimated charge in USD, at the configured prices."""
 
@@ -44,7 +49,7 @@ class Reads:
     def describe(self, config: t.Mapping[str, t.Any]) -> str:
         """The reads and their estimated charge, for the closing summary line."""
         return (
-            f"posts read: {self.own_posts + self.other_posts} (own timeline {self.own_posts}, "
+            f"posts read: {self.posts} (own timeline {self.own_posts}, "
             f"other {self.other_posts}), accounts read: {self.users}, analytics resources "
             f"read: {self.analytics}, estimated charge: ${self.cost(config):.3f}"
         )

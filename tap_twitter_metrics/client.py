@@ -106,7 +106,6 @@ class RunStats:
     """What a run did, for the closing summary and the tests."""
 
     requests: int = 0
-    posts_read: int = 0
     waits: int = 0
     waited_seconds: float = 0.0
     retries: int = 0

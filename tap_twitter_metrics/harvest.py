@@ -263,7 +263,7 @@ class Harvest:
         yield from self.account_pages()
         if not self.selection.wants_posts:
             return
-        requests_before, posts_before = self.stats.requests, self.stats.posts_read
+        requests_before, posts_before = self.stats.requests, self.reads.posts
         for page in self._timeline_passes(account, start):
             if self._wanted_ids:
                 # Posts handed on here are not bought again by the lookups.
@@ -278,7 +278,7 @@ class Harvest:
         self.logger.info(
             "Account %s: %d posts read in %d requests, from %s.",
             account.label,
-            self.stats.posts_read - posts_before,
+            self.reads.posts - posts_before,
             self.stats.requests - requests_before,
             api_time(start) if start else "the oldest post the API reaches",
         )
@@ -430,7 +430,7 @@ class Harvest:
         # Posts refused their private fields are read again with the older ones, in full
         # batches, rather than in a short extra request per batch.
         refused: list[str] = []
-        posts_before = self.stats.posts_read
+        posts_before = self.reads.posts
         if private:
             recent = chunks(post_id for post_id in ids if self._maybe_private(post_id))
             for batch, body in self._prefetch(recent, private):
@@ -440,7 +440,7 @@ class Harvest:
             yield from self._lookup(batch, frozenset(), body, refused)
         self.logger.info(
             "Looked up %d of %d posts by id in %d requests.",
-            self.stats.posts_read - posts_before,
+            self.reads.posts - posts_before,
             len(ids),
             self.stats.requests - requests_before,
         )
@@ -551,7 +551,6 @@ class Harvest:
         """Count what a page brings as it leaves the pass, and say what it had to change."""
         self._count_problems(page.problems)
         self._warn_notes(page.notes)
-        self.stats.posts_read += len(page.tweets)
         own = sum(1 for post in page.tweets if post["author_id"] == self._own_id)
         self.reads.own_posts += own
         self.reads.other_posts += len(page.tweets) - own

@@ -138,10 +138,7 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
         """
         if not context or context.get("lookup"):
             return False
-        harvest = self.harvest()
-        return bool(harvest.selection.post_streams) and context["author_id"] not in (
-            harvest.incomplete
-        )
+        return bool(self._post_streams) and context["author_id"] not in self.harvest().incomplete
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         """Read one account's timeline, or the looked-up posts, page by page."""
