@@ -16,7 +16,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from tap_twitter_metrics.catalogue import CATALOGUE, Part, metric_streams
 from tap_twitter_metrics.values import (
@@ -242,11 +242,13 @@ def _object(value: object, name: str) -> dict[str, Any] | None:
     raise _InvalidValueError(name, value, "an object")
 
 
+def _list_of(value: object, kind: type) -> bool:
+    return isinstance(value, list) and all(isinstance(item, kind) for item in value)
+
+
 def _objects(value: object, name: str) -> list[dict[str, Any]] | None:
-    if value is None:
-        return None
-    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
-        return value
+    if value is None or _list_of(value, dict):
+        return cast("list[dict[str, Any]] | None", value)
     raise _InvalidValueError(name, value, "a list of objects")
 
 
@@ -323,19 +325,15 @@ class _Reader:
 
     def strings(self, value: object, field: str) -> list[str] | None:
         """A list of strings, else None."""
-        if value is None or (
-            isinstance(value, list) and all(isinstance(item, str) for item in value)
-        ):
-            return value
+        if value is None or _list_of(value, str):
+            return cast("list[str] | None", value)
         self._null(field, value, "a list of strings")
         return None
 
     def mappings(self, value: object, field: str) -> list[dict[str, Any]] | None:
         """A list of objects, else None."""
-        if value is None or (
-            isinstance(value, list) and all(isinstance(item, dict) for item in value)
-        ):
-            return value
+        if value is None or _list_of(value, dict):
+            return cast("list[dict[str, Any]] | None", value)
         self._null(field, value, "a list of objects")
         return None
 
