@@ -31,6 +31,7 @@ import json
 import re
 import shutil
 import sys
+import threading
 import time
 import typing as t
 from pathlib import Path
@@ -51,6 +52,10 @@ STAGED_SOURCE = re.compile(r"from '@~/(?P<path>[^']*)'\(file_format => [^)]+\)",
 MERGE_SOURCE = re.compile(r"using \((?P<select>select .*?)\) s on ", re.IGNORECASE | re.DOTALL)
 
 original_execute = FakeSnowflakeCursor.execute
+# fakesnow runs each query in a worker thread on the session's one DuckDB connection, which
+# is not safe across threads; the target sends several streams' statements at once. One
+# statement at a time keeps each session's state (current schema, last command) its own.
+STATEMENTS = threading.RLock()
 
 
 def user_stage_dir(cursor: t.Any, path: str = "") -> Path:
@@ -156,7 +161,12 @@ def merge_from_user_stage(cursor: t.Any, command: str, path: str) -> t.Any:
 
 
 def execute(cursor: t.Any, command: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
-    """fakesnow's execute, with the user stage's statements handled first."""
+    """fakesnow's execute, one statement at a time, the user stage's statements first."""
+    with STATEMENTS:
+        return _execute(cursor, command, *args, **kwargs)
+
+
+def _execute(cursor: t.Any, command: str, *args: t.Any, **kwargs: t.Any) -> t.Any:
     text = command.strip().rstrip(";")
     if match := PUT.match(text):
         return put_to_user_stage(cursor, match["file"], match["path"], **kwargs)
