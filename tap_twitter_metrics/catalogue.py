@@ -34,6 +34,8 @@ class Part(str, Enum):
     TWEET_ANALYTICS = "tweet_analytics"
     """Not a part of the posts' pages: read from /2/tweets/analytics."""
     MEDIA_ANALYTICS = "media_analytics"
+    USAGE = "usage"
+    """Not a part of the posts' pages: read from /2/usage/tweets with the app's bearer token."""
     RUNS = "runs"
     """Not read from the API: one record per run, of what the run did."""
 
@@ -90,6 +92,9 @@ CATALOGUE: tuple[StreamSpec, ...] = (
                "The account's posts' metrics per hour, day or week, from X's analytics."),
     StreamSpec("media_analytics", ("media_key", "timestamp"), Part.MEDIA_ANALYTICS, None, True,
                "The account's videos' metrics per hour or day, from X's analytics."),
+    StreamSpec("api_usage", ("client_app_id", "date"), Part.USAGE, None, False,
+               "Posts X counted per app and UTC day, and the project's monthly cap, from X's "
+               "usage endpoint (needs bearer_token)."),
     StreamSpec("sync_runs", ("run_id",), Part.RUNS, None, False,
                "One row per run: accounts, requests, retries, waits, resources read and their "
                "estimated charge."),

@@ -235,6 +235,23 @@ class XApiClient:
             logging.getLogger(name).setLevel(logging.INFO)
         self._get_with_retries = self._with_backoff(self._get_once)
 
+    def signed_with(self, auth: AuthBase, credential: str) -> XApiClient:
+        """A client like this one that signs with another credential and counts in the same run.
+
+        Some endpoints take only one kind of credential (X's usage endpoint, only the app's
+        bearer token), whatever the run otherwise signs with.
+        """
+        return XApiClient(
+            api_url=self.api_url,
+            auth=auth,
+            credential=credential,
+            logger=self.logger,
+            stats=self.stats,
+            max_wait_seconds=self.max_wait_seconds,
+            max_tries=self.max_tries,
+            timeout=self.timeout,
+        )
+
     def _with_backoff(self, get: _Get) -> _Get:
         """Wrap `get` to retry TransientError up to max_tries times with jittered backoff."""
         # backoff's own log lines print exception text: ours (_log_retry) say it once.

@@ -154,6 +154,12 @@ def credentials_from(config: Mapping[str, t.Any]) -> Credentials:
     raise ConfigValidationError(msg, errors=[NO_CREDENTIALS])
 
 
+def app_credentials(config: Mapping[str, t.Any]) -> Credentials | None:
+    """The app-only bearer_token, whatever else is set: some endpoints take nothing else."""
+    token = config.get("bearer_token")
+    return Credentials(BearerAuth(token), CredentialKind.APP_ONLY) if token else None
+
+
 def _oauth2_credentials(config: Mapping[str, t.Any]) -> Credentials:
     if not config.get("oauth2_token_file"):
         msg = "OAuth 2.0 needs a token file"

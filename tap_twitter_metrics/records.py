@@ -813,3 +813,84 @@ def parse_analytics(
             where = _label("resource", item, "id", f"data[{index}]")
             raise ResponseFormatError(f"{where}: {exc}") from None
     return AnalyticsPage(records, _partial_errors(envelope, dirty=parser.dirty), parser.notes)
+
+
+@dataclass
+class UsagePage:
+    """The records of one /2/usage/tweets response."""
+
+    records: list[Record]
+    notes: list[ValueNote] = dataclasses.field(default_factory=list)
+    """Counts loaded as null."""
+
+
+_PLAIN_DATE: Final = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
+
+
+def _usage_date(value: object, name: str) -> str:
+    """A day of usage as a date-time; a plain `2026-11-28` is read as its midnight, UTC.
+
+    X's documents show both spellings.
+    """
+    if isinstance(value, str) and _PLAIN_DATE.fullmatch(value):
+        value = f"{value}T00:00:00.000Z"
+    return _required_date_time(value, name)
+
+
+def _ident(value: object, name: str) -> str:
+    """An id given as a string or a number, as a string."""
+    return str(value) if type(value) is int else _key(value, name)
+
+
+def _app_days(items: object) -> list[tuple[str, str, object]]:
+    """(app id, day, posts consumed as sent) of `daily_client_app_usage`, in either shape.
+
+    One shape holds an item per app (`client_app_id`, `usage: [{date, usage}]`), the other an
+    item per day (`date`, `usage: [{app_id, tweets_consumed}]`).
+    """
+    found = []
+    for item in _objects(items, "daily_client_app_usage") or ():
+        if "client_app_id" in item:
+            app = _ident(item.get("client_app_id"), "client_app_id")
+            for day in _objects(item.get("usage"), "usage") or ():
+                found.append((app, _usage_date(day.get("date"), "date"), day.get("usage")))
+        else:
+            date = _usage_date(item.get("date"), "date")
+            for app_day in _objects(item.get("usage"), "usage") or ():
+                app = _ident(app_day.get("app_id"), "app_id")
+                found.append((app, date, app_day.get("tweets_consumed")))
+    return found
+
+
+def parse_usage(body: object, observed_at: str) -> UsagePage:
+    """Parse a /2/usage/tweets response: one record per app and UTC day.
+
+    X documents two shapes, counts as strings or as numbers; both give the same records. A
+    count that is no count is loaded as null and noted.
+    """
+    _check_observed_at(observed_at)
+    try:
+        data = _object(_body(body).get("data"), "data") or {}
+        project_id = (
+            None if data.get("project_id") is None else _ident(data["project_id"], "project_id")
+        )
+        daily = data.get("daily_client_app_usage")
+        if daily is None and isinstance(data.get("daily_project_usage"), list):
+            daily = data["daily_project_usage"]
+        app_days = _app_days(daily)
+    except _InvalidValueError as exc:
+        raise ResponseFormatError(f"usage: {exc}") from None
+    notes: list[ValueNote] = []
+    reader = _Reader("project", project_id or "?", notes)
+    project = {
+        name: reader.count(data.get(name), name)
+        for name in ("project_cap", "project_usage", "cap_reset_day")
+    }
+    reader.kind = "app"
+    records = []
+    for app, date, consumed in app_days:
+        reader.ident = app
+        head = {"client_app_id": app, "date": date, "project_id": project_id}
+        posts = reader.count(consumed, f"posts consumed on {date[:10]}")
+        records.append({**head, "posts_consumed": posts, **project, "observed_at": observed_at})
+    return UsagePage(records, notes)

@@ -26,9 +26,9 @@ MEDIA_FIELDS = tuple(c for c in STREAM_COLUMNS["media"] if c not in {"media_key"
 USER_FIELDS = "created_at,public_metrics"
 MEDIA_PARTS = frozenset({Part.MEDIA, Part.MEDIA_METRICS, Part.MEDIA_DAILY, Part.MEDIA_ANALYTICS})
 ANALYTICS_PARTS = frozenset({Part.TWEET_ANALYTICS, Part.MEDIA_ANALYTICS})
-# Accounts come from the users endpoints, analytics from their own and the run's record from
-# the run: none needs posts.
-NOT_FROM_POSTS = frozenset({Part.USERS, Part.RUNS, *ANALYTICS_PARTS})
+# Accounts come from the users endpoints, analytics and usage from their own and the run's
+# record from the run: none needs posts.
+NOT_FROM_POSTS = frozenset({Part.USERS, Part.RUNS, Part.USAGE, *ANALYTICS_PARTS})
 # A daily snapshot holds every family of its kind the run reads.
 SNAPSHOT_OF = {Part.TWEET_METRICS: Part.TWEET_DAILY, Part.MEDIA_METRICS: Part.MEDIA_DAILY}
 

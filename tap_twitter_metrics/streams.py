@@ -25,7 +25,9 @@ from tap_twitter_metrics.bookmarks import (
 )
 from tap_twitter_metrics.catalogue import CATALOGUE, SCHEMAS, STREAMS, Part, StreamSpec
 from tap_twitter_metrics.client import CredentialsRefusedError
-from tap_twitter_metrics.harvest import LazyHarvest, chunks
+from tap_twitter_metrics.credentials import app_credentials
+from tap_twitter_metrics.harvest import LazyHarvest, chunks, observed_now
+from tap_twitter_metrics.records import parse_usage
 from tap_twitter_metrics.sdk_overrides import (
     PartlyBookmarkedStream,
     TypedRecordsStream,
@@ -330,6 +332,45 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
             )
 
 
+class UsageStream(CatalogueStream):
+    """Posts X counted per app and UTC day, and the project's cap, from GET /2/usage/tweets."""
+
+    path = "/2/usage/tweets"
+    # The endpoint is not billed: the longest history X keeps, so a missed run leaves no gap.
+    params: t.ClassVar[dict[str, str]] = {
+        "days": "90",
+        "usage.fields": "cap_reset_day,daily_client_app_usage,daily_project_usage,project_cap,"
+        "project_id,project_usage",
+    }
+
+    @override
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        """One request, signed with the app's bearer token whatever the run signs with."""
+        app = app_credentials(self.config)
+        if app is None:
+            self.logger.info(
+                "%s: nothing to read without bearer_token: X's usage endpoint takes only the "
+                "app's bearer token.",
+                self.name,
+            )
+            return
+        client = self.harvest().client.signed_with(app.auth, app.description)
+        try:
+            body = client.get(self.path, self.params)
+        except CredentialsRefusedError as error:
+            if error.status != HTTPStatus.FORBIDDEN:
+                raise
+            self.logger.warning(
+                "%s is skipped this run; the other streams are synced. %s", self.name, error
+            )
+            return
+        page = parse_usage(body, observed_now())
+        for note in page.notes:
+            self.logger.warning("Value changed to load: %s.", note)
+        self.records_written += len(page.records)
+        yield from page.records
+
+
 class RunStream(CatalogueStream):
     """One record per run, written after every other stream: what the run did and cost."""
 
@@ -353,6 +394,8 @@ def _stream_class(spec: StreamSpec) -> type[CatalogueStream]:
         base = AnalyticsStream
     elif spec.part is Part.RUNS:
         base = RunStream
+    elif spec.part is Part.USAGE:
+        base = UsageStream
     class_name = "".join(word.capitalize() for word in spec.name.split("_"))
     attributes = {
         "spec": spec,

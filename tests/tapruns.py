@@ -23,8 +23,10 @@ CORE_PARTS = frozenset(
 )
 CORE_STREAMS = tuple(spec.name for spec in CATALOGUE if spec.part in CORE_PARTS)
 PUBLIC_STREAMS = tuple(spec.name for spec in CATALOGUE if not spec.user_context)
-# The streams of what the API returned: all but the run's own record, `sync_runs`.
-DATA_STREAMS = tuple(spec.name for spec in CATALOGUE if spec.part is not Part.RUNS)
+# The streams of what the API returned about the synced accounts: not the run's own record
+# (`sync_runs`), nor X's count of what the app read (`api_usage`, one row per app and day,
+# whatever the accounts, and none without a bearer_token).
+DATA_STREAMS = tuple(spec.name for spec in CATALOGUE if spec.part not in {Part.RUNS, Part.USAGE})
 PRIMARY_KEYS = {spec.name: spec.key[0] for spec in CATALOGUE}
 TAP = [sys.executable, "-m", "tap_twitter_metrics"]
 

@@ -18,6 +18,7 @@ from tap_twitter_metrics.streams import (
     PassStream,
     RunStream,
     Tweets,
+    UsageStream,
 )
 from tap_twitter_metrics.tap import TapTwitterMetrics
 
@@ -122,6 +123,7 @@ def test_discovery_is_the_catalogue() -> None:
     kinds: dict[Part, type[CatalogueStream]] = {
         Part.TWEET_ANALYTICS: AnalyticsStream,
         Part.MEDIA_ANALYTICS: AnalyticsStream,
+        Part.USAGE: UsageStream,
         Part.RUNS: RunStream,
     }
     for spec in CATALOGUE:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
+from tap_twitter_metrics_sandbox import POISONED_PROJECT_CAP, Sandbox, SandboxOptions
 from tests.expected import as_loaded, expected_records, timeline_posts, without_observed_at
 from tests.tapruns import PUBLIC_STREAMS, TapRun, run_tap
 
@@ -73,6 +73,8 @@ def test_each_changed_value_is_one_warning_naming_post_and_field(
             "'many' is not a count; loaded as null.",
             f"Value changed to load: post {world.missing_media_post_id} attachments.media_keys: "
             f"media {world.missing_media_key} is not in includes.media; no media record.",
+            f"Value changed to load: project 1234567890 project_cap: {POISONED_PROJECT_CAP!r} is "
+            "not a count; loaded as null.",
         ]
     )
 

@@ -17,41 +17,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from requests_oauthlib import OAuth1
 
 from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
 from tap_twitter_metrics_sandbox.world import TWITTER_EPOCH_MS, World
+from tests.sandbox_http import BEARER, get, oauth1
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from requests_oauthlib import OAuth1
+
     from tap_twitter_metrics_sandbox.world import Post
 
-BEARER = {"Authorization": f"Bearer {CREDENTIALS['bearer_token']}"}
 DAY = timedelta(days=1)
 PROBLEMS = "https://api.twitter.com/2/problems/"
-
-
-def oauth1(*, partner: bool = False, secret: str | None = None) -> OAuth1:
-    prefix = "partner_" if partner else ""
-    return OAuth1(
-        CREDENTIALS["consumer_key"],
-        CREDENTIALS["consumer_secret"],
-        CREDENTIALS[f"{prefix}access_token"],
-        secret or CREDENTIALS[f"{prefix}access_token_secret"],
-    )
-
-
-def get(
-    sb: Sandbox,
-    path: str,
-    auth: Any = None,
-    headers: Any = None,
-    **params: Any,
-) -> requests.Response:
-    if auth is None and headers is None:
-        headers = BEARER
-    return requests.get(sb.url + path, params=params, auth=auth, headers=headers, timeout=10)
 
 
 def api_second(post: Post) -> str:

@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-from requests_oauthlib import OAuth1
 
 from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
 from tap_twitter_metrics_sandbox.analytics import (
@@ -20,6 +19,7 @@ from tap_twitter_metrics_sandbox.analytics import (
 )
 from tap_twitter_metrics_sandbox.cli import build_parser
 from tap_twitter_metrics_sandbox.world import World
+from tests.sandbox_http import BEARER, oauth1
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 TWEETS = "/2/tweets/analytics"
 MEDIA = "/2/media/analytics"
-BEARER = {"Authorization": f"Bearer {CREDENTIALS['bearer_token']}"}
 PROBLEMS = "https://api.twitter.com/2/problems/"
 HOUR = 3_600_000
 DAY = 24 * HOUR
@@ -54,16 +53,6 @@ MEDIA_TOTALS = {
     "playback75": ("non_public_metrics", "playback_75_count"),
     "playback_complete": ("non_public_metrics", "playback_100_count"),
 }
-
-
-def oauth1(*, partner: bool = False) -> OAuth1:
-    prefix = "partner_" if partner else ""
-    return OAuth1(
-        CREDENTIALS["consumer_key"],
-        CREDENTIALS["consumer_secret"],
-        CREDENTIALS[f"{prefix}access_token"],
-        CREDENTIALS[f"{prefix}access_token_secret"],
-    )
 
 
 def iso(ms: int) -> str:

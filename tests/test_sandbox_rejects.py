@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import pytest
-import requests
 
-from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
+from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tap_twitter_metrics_sandbox.api import (
     MEDIA_FIELDS,
     PLACE_FIELDS,
@@ -18,11 +17,13 @@ from tap_twitter_metrics_sandbox.api import (
     TWEET_FIELDS,
     USER_FIELDS,
 )
+from tests.sandbox_http import get
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-BEARER = {"Authorization": f"Bearer {CREDENTIALS['bearer_token']}"}
+    import requests
+
 PROBLEMS = "https://api.twitter.com/2/problems/"
 USERNAME_PATTERN = "^[A-Za-z0-9_]{1,15}$"
 
@@ -31,10 +32,6 @@ USERNAME_PATTERN = "^[A-Za-z0-9_]{1,15}$"
 def sb() -> Iterator[Sandbox]:
     with Sandbox(SandboxOptions(seed=7, posts=60, partner_posts=5)) as sandbox:
         yield sandbox
-
-
-def get(sb: Sandbox, path: str, **params: Any) -> requests.Response:
-    return requests.get(sb.url + path, params=params, headers=BEARER, timeout=10)
 
 
 def problem(name: str, value: str, message: str) -> dict[str, Any]:

@@ -13,10 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
-from requests_oauthlib import OAuth1
 
 from tap_twitter_metrics_sandbox import (
-    CREDENTIALS,
     ODD_TEXTS,
     POISONED_POST_VALUES,
     Oddities,
@@ -26,31 +24,17 @@ from tap_twitter_metrics_sandbox import (
 from tap_twitter_metrics_sandbox.api import POST_FIELDS, TWEET_FIELDS, TWEET_PARAMS
 from tap_twitter_metrics_sandbox.cli import build_parser
 from tap_twitter_metrics_sandbox.world import DAY_MS, World
+from tests.sandbox_http import get, oauth1
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-BEARER = {"Authorization": f"Bearer {CREDENTIALS['bearer_token']}"}
 OLD = "https://api.twitter.com/2/problems/"
 NEW = "https://api.x.com/2/problems/"
 JSON = "application/json; charset=utf-8"
 PROBLEM_JSON = "application/problem+json"
 NOW = datetime(2026, 3, 2, 12, 0, 0, tzinfo=timezone.utc)
 ODDITIES = Oddities(odd_text=True, poison_metrics=True, missing_media_include=True)
-
-
-def oauth1() -> OAuth1:
-    return OAuth1(
-        CREDENTIALS["consumer_key"],
-        CREDENTIALS["consumer_secret"],
-        CREDENTIALS["access_token"],
-        CREDENTIALS["access_token_secret"],
-    )
-
-
-def get(sb: Sandbox, path: str, auth: OAuth1 | None = None, **params: Any) -> requests.Response:
-    headers = None if auth else BEARER
-    return requests.get(sb.url + path, params=params, auth=auth, headers=headers, timeout=10)
 
 
 def invalid(*problems: dict[str, Any], kinds: str = NEW) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from tap_twitter_metrics_sandbox.api import PAGINATION_FAULTS, SPELLINGS, Api
@@ -24,6 +24,13 @@ from tap_twitter_metrics_sandbox.server import (
     SandboxHTTPServer,
     json_reply,
     logged_as_dict,
+)
+from tap_twitter_metrics_sandbox.usage import (
+    POISONED_PROJECT_CAP,
+    USAGE_SHAPES,
+    Usage,
+    UsageCounts,
+    UsageMeter,
 )
 from tap_twitter_metrics_sandbox.world import (
     MAIN_USER_ID,
@@ -51,14 +58,18 @@ __all__ = [
     "PAGINATION_FAULTS",
     "PARTNER_USER_ID",
     "POISONED_POST_VALUES",
+    "POISONED_PROJECT_CAP",
     "POISONED_USER_VALUE",
     "SPELLINGS",
+    "USAGE_SHAPES",
     "LoggedRequest",
     "Media",
     "Oddities",
     "Post",
     "Sandbox",
     "SandboxOptions",
+    "Usage",
+    "UsageCounts",
     "User",
     "World",
 ]
@@ -97,13 +108,18 @@ class SandboxOptions:
     mention (`World.odd_entities`); responses are then UTF-8, not ASCII escapes.
     `poison_metrics`: three posts serve a broken figure (`World.poisoned_posts`, post id ->
     (path, value): like_count "12a", reply_count 3.5, impression_count 2**64 + 5) and the
-    main account followers_count "many" (`World.poisoned_users`).
+    main account followers_count "many" (`World.poisoned_users`); GET /2/usage/tweets serves
+    project_cap "unlimited" (POISONED_PROJECT_CAP).
     `pagination_fault` on GET /2/users/:id/tweets: "repeat-token" answers every request with
     a pagination_token with that same token as next_token (a client following it never
     ends); "overlap" starts every page after the first with the last post of the page
     before.
     `missing_media_include`: one post (`World.missing_media_post_id`) lists a media key
     (`World.missing_media_key`) that `includes.media` leaves out.
+    `usage_shape` is the shape of GET /2/usage/tweets, on which X's documentation disagrees:
+    "object" (default; counts as strings, `daily_project_usage` an object of dated usage,
+    `daily_client_app_usage` one per app) or "list" (counts as numbers, both daily fields
+    lists of dates, each with `tweets_consumed` per `app_id`).
     """
 
     seed: int = 7
@@ -125,6 +141,7 @@ class SandboxOptions:
     poison_metrics: bool = False
     pagination_fault: str | None = None
     missing_media_include: bool = False
+    usage_shape: str = "object"
 
     @property
     def oddities(self) -> Oddities:
@@ -142,6 +159,9 @@ class SandboxOptions:
             raise ValueError(msg)
         if self.pagination_fault not in (None, *PAGINATION_FAULTS):
             msg = f"pagination_fault must be None or one of {', '.join(PAGINATION_FAULTS)}"
+            raise ValueError(msg)
+        if self.usage_shape not in USAGE_SHAPES:
+            msg = f"usage_shape must be one of {', '.join(USAGE_SHAPES)}"
             raise ValueError(msg)
         if self.promoted_variant not in ("absent", "blank"):
             msg = "promoted_variant must be 'absent' or 'blank'"
@@ -180,13 +200,14 @@ class Sandbox:
             oddities=opts.oddities,
         )
         self.faults = FaultTable()
+        self.meter = UsageMeter()
         self.limiter = RateLimiter(limit=opts.rate_limit, window_seconds=opts.window_seconds)
         self.authenticator = Authenticator(
             access_ttl=opts.oauth2_access_ttl, clock=lambda: self.world.now_ms() / 1000
         )
         self.app = SandboxApp(
             world=self.world,
-            api=_api(self.world, opts),
+            api=_api(self.world, opts, self.meter),
             auth=self.authenticator,
             limiter=self.limiter,
             faults=self.faults,
@@ -260,6 +281,14 @@ class Sandbox:
     def clear_requests(self) -> None:
         """Empty the request log."""
         self.app.clear()
+
+    def usage(self) -> Usage:
+        """The resources served so far, and those X would bill (once per resource and day)."""
+        return self.meter.usage()
+
+    def reset_usage(self) -> None:
+        """Forget the resources served so far."""
+        self.meter.reset()
 
     def advance(self, new_posts: int = 5, metric_growth: bool = True) -> list[Post]:
         """Add posts to the main account created now; grow metrics of posts under 7 days old."""
@@ -338,6 +367,8 @@ class Sandbox:
             with self.app.lock:
                 summary = self.world.summary(full=params.get("full") in ("1", "true"))
             return json_reply(200, summary)
+        if path == "/_sandbox/usage":
+            return json_reply(200, asdict(self.usage()))
         return None
 
     def _admin_clear(self, path: str) -> Reply | None:
@@ -345,6 +376,8 @@ class Sandbox:
             self.clear_requests()
         elif path == "/_sandbox/faults":
             self.clear_faults()
+        elif path == "/_sandbox/usage":
+            self.reset_usage()
         else:
             return None
         return json_reply(200, {"cleared": True})
@@ -375,7 +408,7 @@ class Sandbox:
         return json_reply(200, {"route": fault.route, "kind": fault.kind, "nth": fault.nth})
 
 
-def _api(world: World, opts: SandboxOptions) -> Api:
+def _api(world: World, opts: SandboxOptions, meter: UsageMeter) -> Api:
     """The request handlers the options ask for."""
     return Api(
         world,
@@ -385,6 +418,8 @@ def _api(world: World, opts: SandboxOptions) -> Api:
         analytics_forbidden=opts.analytics_forbidden,
         spelling=opts.spelling,
         pagination_fault=opts.pagination_fault,
+        meter=meter,
+        usage_shape=opts.usage_shape,
     )
 
 

@@ -17,6 +17,7 @@ from tap_twitter_metrics_sandbox.analytics import (
     TWEET_GRANULARITIES,
     TWEET_METRICS,
 )
+from tap_twitter_metrics_sandbox.usage import USAGE_FIELDS, UsageMeter, usage_data
 from tap_twitter_metrics_sandbox.world import DAY_MS, Post, User, World, api_time, snowflake
 
 if TYPE_CHECKING:
@@ -215,6 +216,7 @@ APP_ONLY_FORBIDDEN = {
     "status": 403,
 }
 
+USAGE_PARAMS = ("days", "usage.fields")
 
 ANALYTICS_PARAMS = ("end_time", "granularity", "start_time")
 
@@ -313,6 +315,18 @@ def respell_problems(body: Any) -> Any:
     if isinstance(errors, list):
         out = {**out, "errors": [_respell_problem(e) if isinstance(e, dict) else e for e in errors]}
     return out
+
+
+def app_only_required(caller: Caller) -> dict[str, Any]:
+    """The 403 a user-context token gets from an endpoint that takes only the app's token."""
+    kind = "OAuth 1.0a User Context" if caller.auth == "oauth1" else "OAuth 2.0 User Context"
+    return {
+        "title": "Unsupported Authentication",
+        "detail": f"Authenticating with {kind} is forbidden for this endpoint.  Supported"
+        " authentication types are [OAuth 2.0 Application-Only].",
+        "type": PROBLEMS + "unsupported-authentication",
+        "status": 403,
+    }
 
 
 def _problem(name: str, values: list[str], message: str) -> dict[str, Any]:
@@ -647,7 +661,8 @@ class Api:
     `spelling` "2.167" serves the names of X's OpenAPI specification 2.167 (repost_count,
     post_count, edit_history_post_ids, referenced_posts; `post.fields` taken), whatever
     `retweet_key` says. `pagination_fault` breaks the timeline's paging: "repeat-token" or
-    "overlap" (see SandboxOptions).
+    "overlap" (see SandboxOptions). `meter` counts what is served and billed; GET
+    /2/usage/tweets reports it in `usage_shape`, "object" or "list" (see SandboxOptions).
     """
 
     def __init__(
@@ -660,8 +675,12 @@ class Api:
         analytics_forbidden: bool = False,
         spelling: str = "2.159",
         pagination_fault: str | None = None,
+        meter: UsageMeter | None = None,
+        usage_shape: str = "object",
     ) -> None:
         self.world = world
+        self.meter = meter or UsageMeter()
+        self.usage_shape = usage_shape
         self.promoted_variant = promoted_variant
         self.retweet_key = "repost_count" if spelling == "2.167" else retweet_key
         self.not_found_variant = not_found_variant
@@ -968,6 +987,26 @@ class Api:
             raise InvalidRequestError(problems)
         return Result(200, {"data": self.render_user(self.world.users[caller.user_id], fields)})
 
+    def usage_tweets(self, params: dict[str, str], caller: Caller) -> Result:
+        """GET /2/usage/tweets: the posts billed per UTC day; the app's bearer token only."""
+        if caller.user_id is not None:
+            return Result(403, app_only_required(caller))
+        problems: list[dict[str, Any]] = []
+        check_known_params(params, USAGE_PARAMS, problems)
+        asked = _split_unique(params, "usage.fields", USAGE_FIELDS, problems)
+        days = _int_between(params, "days", 7, (1, 90), problems)
+        if problems:
+            raise InvalidRequestError(problems)
+        data = usage_data(
+            self.meter.posts_per_day(),
+            asked=asked,
+            days=days,
+            now_ms=self.world.now_ms(),
+            shape=self.usage_shape,
+            poison=self.world.oddities.poison_metrics,
+        )
+        return Result(200, {"data": data})
+
     def tweet_analytics(self, params: dict[str, str], caller: Caller) -> Result:
         """GET /2/tweets/analytics."""
         return self._analytics(TWEET_ANALYTICS, params, caller)
@@ -1173,17 +1212,29 @@ def parse_timeline_query(
 
 
 def _parse_max_results(params: dict[str, str], problems: list[dict[str, Any]]) -> int:
-    raw = params.get("max_results", "10")
-    if raw.isdigit() and 5 <= int(raw) <= 100:
+    return _int_between(params, "max_results", 10, (5, 100), problems)
+
+
+def _int_between(
+    params: dict[str, str],
+    name: str,
+    default: int,
+    bounds: tuple[int, int],
+    problems: list[dict[str, Any]],
+) -> int:
+    """An integer parameter within `bounds`, `default` when absent; else a problem."""
+    raw = params.get(name, str(default))
+    low, high = bounds
+    if raw.isdigit() and low <= int(raw) <= high:
         return int(raw)
     problems.append(
         _problem(
-            "max_results",
+            name,
             [raw],
-            f"The `max_results` query parameter value [{raw}] is not between 5 and 100",
+            f"The `{name}` query parameter value [{raw}] is not between {low} and {high}",
         )
     )
-    return 10
+    return default
 
 
 def _parse_window(

@@ -14,6 +14,7 @@ from tap_twitter_metrics_sandbox import (
     CREDENTIALS,
     PAGINATION_FAULTS,
     SPELLINGS,
+    USAGE_SHAPES,
     Sandbox,
     SandboxOptions,
 )
@@ -55,7 +56,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_analytics_flags(parser)
     _add_oddity_flags(parser, defaults)
+    _add_usage_flag(parser, defaults)
     return parser
+
+
+def _add_usage_flag(parser: argparse.ArgumentParser, defaults: SandboxOptions) -> None:
+    """X's documents disagree on the shape of its usage endpoint's answer: serve either."""
+    parser.add_argument(
+        "--usage-shape",
+        choices=USAGE_SHAPES,
+        default=defaults.usage_shape,
+        help="the shape of GET /2/usage/tweets: object (counts as strings, daily_project_usage"
+        " an object) or list (counts as numbers, daily usage as a list of dates with"
+        " tweets_consumed per app_id)",
+    )
 
 
 def _add_oddity_flags(parser: argparse.ArgumentParser, defaults: SandboxOptions) -> None:
@@ -79,7 +93,7 @@ def _add_oddity_flags(parser: argparse.ArgumentParser, defaults: SandboxOptions)
         "--poison-metrics",
         action="store_true",
         help='three posts serve like_count "12a", reply_count 3.5, impression_count 2**64+5;'
-        ' the main account followers_count "many"',
+        ' the main account followers_count "many"; the usage endpoint project_cap "unlimited"',
     )
     parser.add_argument(
         "--pagination-fault",

@@ -35,6 +35,8 @@ PUBLISHED_LIMITS: dict[str, tuple[int, int]] = {
     # User context only; the app-only figure only labels the 403 an app-only token gets.
     "/2/tweets/analytics": (300, 300),
     "/2/media/analytics": (300, 300),
+    # Per app, app-only; the user figure only labels the 403 a user token gets.
+    "/2/usage/tweets": (50, 50),
 }
 DEFAULT_LIMIT = (300, 900)
 

@@ -46,6 +46,7 @@ _TEMPLATES = (
     "/2/users",
     "/2/tweets/analytics",
     "/2/media/analytics",
+    "/2/usage/tweets",
     "/2/tweets/:id",
     "/2/tweets",
     "/2/oauth2/token",
@@ -292,6 +293,9 @@ class SandboxApp:
         try:
             with self.lock:
                 result = self._dispatch(route, path_params, params, caller)
+                if 200 <= result.status < 300:
+                    served_at = self.world.now_ms()
+                    self.api.meter.count(route, path_params, caller, result.body, served_at)
         except InvalidRequestError as exc:
             return self._reply(400, invalid_request_body(exc.problems), headers)
         return self._reply(result.status, result.body, headers)
@@ -310,6 +314,8 @@ class SandboxApp:
             return api.tweet_analytics(params, caller)
         if route == "/2/media/analytics":
             return api.media_analytics(params, caller)
+        if route == "/2/usage/tweets":
+            return api.usage_tweets(params, caller)
         if route == "/2/users/me":
             return api.users_me(params, caller)
         if route == "/2/users/by/username/:username":
