@@ -7,9 +7,11 @@ counted again, so the estimate is an upper bound.
 
 from __future__ import annotations
 
+import math
 import typing as t
 from dataclasses import dataclass
 
+UNCAPPED = 1 << 62
 # Setting -> (today's price in USD, what it is the price of).
 PRICES: dict[str, tuple[float, str]] = {
     "price_per_post": (0.005, "a post read"),
@@ -17,6 +19,11 @@ PRICES: dict[str, tuple[float, str]] = {
     "price_per_user": (0.010, "an account read"),
     "price_per_analytics_resource": (0.005, "a post or video returned by X's analytics"),
 }
+
+
+def price(config: t.Mapping[str, t.Any], setting: str) -> float:
+    """The configured price of one resource, in USD."""
+    return float(config.get(setting, PRICES[setting][0]))
 
 
 @dataclass
@@ -29,21 +36,22 @@ class Reads:
     analytics: int = 0
 
     @property
+    def total(self) -> int:
+        """Resources read, of every kind."""
+        return self.own_posts + self.other_posts + self.users + self.analytics
+
+    @property
     def posts(self) -> int:
         """Posts read, own and other."""
         return self.own_posts + self.other_posts
 
     def cost(self, config: t.Mapping[str, t.Any]) -> float:
         """The estimated charge in USD, at the configured prices."""
-
-        def price(setting: str) -> float:
-            return float(config.get(setting, PRICES[setting][0]))
-
         return (
-            self.own_posts * price("price_per_own_post")
-            + self.other_posts * price("price_per_post")
-            + self.users * price("price_per_user")
-            + self.analytics * price("price_per_analytics_resource")
+            self.own_posts * price(config, "price_per_own_post")
+            + self.other_posts * price(config, "price_per_post")
+            + self.users * price(config, "price_per_user")
+            + self.analytics * price(config, "price_per_analytics_resource")
         )
 
     def describe(self, config: t.Mapping[str, t.Any]) -> str:
@@ -53,3 +61,37 @@ class Reads:
             f"other {self.other_posts}), accounts read: {self.users}, analytics resources "
             f"read: {self.analytics}, estimated charge: ${self.cost(config):.3f}"
         )
+
+
+class Budget:
+    """What a run may still read under max_billed_reads_per_run and max_cost_per_run_usd."""
+
+    def __init__(self, reads: Reads, config: t.Mapping[str, t.Any]) -> None:
+        self.reads = reads
+        self.config = config
+        self.max_reads: int | None = config.get("max_billed_reads_per_run")
+        max_cost = config.get("max_cost_per_run_usd")
+        self.max_cost = None if max_cost is None else float(max_cost)
+        self.reached = False
+        """Whether the run stopped reading at the cap."""
+
+    def room(self, *prices: str) -> int:
+        """How many more items fit, each bringing at most one resource of each price."""
+        fits = UNCAPPED
+        if self.max_reads is not None:
+            fits = min(fits, (self.max_reads - self.reads.total) // len(prices))
+        unit = sum(price(self.config, setting) for setting in prices)
+        if self.max_cost is not None and unit > 0:
+            left = self.max_cost - self.reads.cost(self.config)
+            # A hair of slack: a price times a count is not exact in binary.
+            fits = min(fits, math.floor(left / unit + 1e-9))
+        return max(fits, 0)
+
+    def describe(self) -> str:
+        """The caps set, for the message of a run that reached one."""
+        caps = []
+        if self.max_reads is not None:
+            caps.append(f"max_billed_reads_per_run {self.max_reads}")
+        if self.max_cost is not None:
+            caps.append(f"max_cost_per_run_usd {self.max_cost:g}")
+        return " and ".join(caps)

@@ -22,7 +22,15 @@ READ_UNTIL_STATE_KEY = "own_resources_read_until"
 # Beside an account's `tweets` bookmark: the streams made from posts it holds for. A stream
 # selected later starts from start_date, not from a bookmark it had no part in.
 WRITTEN_STATE_KEY = "bookmarked_streams"
-TIME_KEYS = ("replication_key_value", READ_UNTIL_STATE_KEY)
+# Beside an account's `tweets` bookmark: the newest post read, the time the run that read
+# it started (the refresh schedule counts ages from it), and the stretches of the timeline a
+# run stopped at its read cap left to the next run.
+NEWEST_ID_STATE_KEY = "newest_post_id"
+READ_AT_STATE_KEY = "read_at"
+UNREAD_STATE_KEY = "unread_spans"
+TIME_KEYS = ("replication_key_value", READ_UNTIL_STATE_KEY, READ_AT_STATE_KEY)
+SPAN_TIMES = ("start", "end")
+SPAN_IDS = ("since_id", "until_id")
 # X's first post: no bookmark of this tap can be older.
 FIRST_POST = datetime(2006, 3, 21, tzinfo=timezone.utc)
 
@@ -43,6 +51,7 @@ def check_bookmarks(state: Mapping[str, t.Any], now: datetime) -> list[str]:
         known = holder.get(KNOWN_STATE_KEY, {})
         if not isinstance(known, dict) or not all(_time(value) for value in known.values()):
             errors.append(f"state: {KNOWN_STATE_KEY} of {where} must map ids to times")
+        errors.extend(_id_errors(holder, where))
         for key in TIME_KEYS:
             value = holder.get(key)
             if value is None:
@@ -57,6 +66,34 @@ def check_bookmarks(state: Mapping[str, t.Any], now: datetime) -> list[str]:
         msg = "; ".join(errors) + ". Correct or remove these bookmarks."
         raise StateError(msg)
     return moved
+
+
+def _id_errors(holder: Mapping[str, t.Any], where: str) -> list[str]:
+    """A kept post id that is no id, or a kept span that is not one."""
+    errors = []
+    newest = holder.get(NEWEST_ID_STATE_KEY)
+    if newest is not None and not _is_id(newest):
+        errors.append(f"state: {NEWEST_ID_STATE_KEY} of {where} is {newest!r}, not a post id")
+    spans = holder.get(UNREAD_STATE_KEY, [])
+    if not isinstance(spans, list) or not all(_is_span(span) for span in spans):
+        errors.append(
+            f"state: {UNREAD_STATE_KEY} of {where} must be a list of spans with start and end "
+            "times and since_id and until_id post ids, each or null"
+        )
+    return errors
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, str) and value.isdigit() and len(value) <= 19
+
+
+def _is_span(span: object) -> bool:
+    return (
+        isinstance(span, dict)
+        and set(span) <= {*SPAN_TIMES, *SPAN_IDS}
+        and all(span.get(key) is None or _time(span[key]) for key in SPAN_TIMES)
+        and all(span.get(key) is None or _is_id(span[key]) for key in SPAN_IDS)
+    )
 
 
 def _time(value: object) -> datetime | None:

@@ -123,6 +123,8 @@ class Credentials:
     auth: AuthBase
     kind: CredentialKind
     on_unauthorized: Callable[[], bool] | None = None
+    account_id: str | None = None
+    """The signed-in account's id, when the credential tells it without a request."""
 
     @property
     def user_context(self) -> bool:
@@ -145,7 +147,9 @@ def credentials_from(config: Mapping[str, t.Any]) -> Credentials:
             resource_owner_key=config["access_token"],
             resource_owner_secret=config["access_token_secret"],
         )
-        return Credentials(auth, kind)
+        # X's OAuth 1.0a access tokens start with the account's id: "<id>-<secret part>".
+        owner, dash, _rest = str(config["access_token"]).partition("-")
+        return Credentials(auth, kind, account_id=owner if dash and owner.isdigit() else None)
     if kind is CredentialKind.OAUTH2:
         return _oauth2_credentials(config)
     if kind is CredentialKind.APP_ONLY:

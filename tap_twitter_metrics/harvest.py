@@ -22,7 +22,7 @@ from singer_sdk.exceptions import FatalAPIError
 
 from tap_twitter_metrics import analytics
 from tap_twitter_metrics.analytics import OwnPosts
-from tap_twitter_metrics.billing import Reads
+from tap_twitter_metrics.billing import Budget, Reads
 from tap_twitter_metrics.records import (
     Page,
     parse_analytics,
@@ -30,10 +30,11 @@ from tap_twitter_metrics.records import (
     parse_user_page,
 )
 from tap_twitter_metrics.selection import USER_FIELDS, Selection
+from tap_twitter_metrics.windows import Span, snowflake_time
 
 if t.TYPE_CHECKING:
     import logging
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
     from tap_twitter_metrics.analytics import Window
     from tap_twitter_metrics.catalogue import StreamSpec
@@ -46,9 +47,9 @@ PRIVATE_DAYS = 30
 PRIVATE_MARGIN = timedelta(hours=1)
 MAX_IDS = 100
 LOOKUP_WORKERS = 4
-PAGE_SIZE = "100"
-SNOWFLAKE_EPOCH_MS = 1288834974657
-SNOWFLAKE_START = datetime(2010, 11, 4, tzinfo=timezone.utc)
+PAGE_SIZE = 100
+# The timeline's smallest max_results: a cap leaving room for fewer posts stops the run.
+MIN_PAGE_SIZE = 5
 # The timeline refuses a start_time before this instant.
 OLDEST_START_TIME = datetime(2010, 11, 6, 0, 0, 1, tzinfo=timezone.utc)
 
@@ -91,16 +92,30 @@ def observed_now() -> str:
     return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
-def snowflake_time(post_id: str) -> datetime | None:
-    """Creation time encoded in a post id, when the id is a snowflake."""
-    moment = datetime.fromtimestamp(
-        ((int(post_id) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000, tz=timezone.utc
-    )
-    return (
-        moment
-        if SNOWFLAKE_START < moment < datetime.now(timezone.utc) + timedelta(days=1)
-        else None
-    )
+def span_params(span: Span) -> dict[str, str]:
+    """The timeline parameters that bound a span: ids where known, else times."""
+    params = {}
+    if span.since_id:
+        params["since_id"] = span.since_id
+    elif span.start:
+        params["start_time"] = api_time(max(span.start, OLDEST_START_TIME))
+    if span.until_id:
+        params["until_id"] = span.until_id
+    elif span.end:
+        params["end_time"] = api_time(span.end)
+    return params
+
+
+def describe_spans(spans: Sequence[Span]) -> str:
+    """The spans read, for the account's log line."""
+    if not spans:
+        return "nothing to read"
+    shown = []
+    for span in spans:
+        lower = api_time(span.lower) if span.lower else "the oldest post the API reaches"
+        upper = f"to {api_time(span.upper)}" if span.upper else "on"
+        shown.append(f"{lower} {upper}")
+    return "from " + "; ".join(shown)
 
 
 def refused_families(problems: Iterable[Problem]) -> frozenset[str]:
@@ -143,6 +158,7 @@ class Harvest:
         selection: Selection,
         user_context: bool,
         logger: logging.Logger,
+        account_id: str | None = None,
     ) -> None:
         self.client = client
         self.config = config
@@ -153,7 +169,8 @@ class Harvest:
         self._accounts: list[Account] | None = None
         # Pages of the users endpoints read while resolving accounts, not yet handed on.
         self._account_pages: list[Page] = []
-        self._own_id: str | None = None
+        # The signed-in account, known from the credential or from /2/users/me.
+        self._own_id: str | None = account_id
         self._read_in_timelines: set[str] = set()
         self.unavailable: dict[str, str] = {}
         """Configured accounts X did not show, and why."""
@@ -162,8 +179,14 @@ class Harvest:
         self._noted: set[tuple[str, str, str]] = set()
         self.reads = Reads()
         """What the run read, by how X bills it."""
+        self._users_read: set[str] = set()
+        self.budget = Budget(self.reads, config)
+        self.unread: dict[str, list[Span]] = {}
+        """Per account read this run, the spans of its timeline the read cap left unread."""
         self.run_id = str(uuid.uuid4())
         self.started_at = observed_now()
+        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        """The run's now, in whole seconds: the refresh schedule's windows end here."""
         self.private_cutoff = self._private_cutoff()
         self.own_posts = OwnPosts()
 
@@ -199,7 +222,7 @@ class Harvest:
         known: dict[str, Account] = {}
         own_needed = self.selection.private_families or self.selection.wants_analytics
         if self.user_context and (own_needed or not named):
-            me = self._read_users("/2/users/me", {})
+            me = self._read_me()
             self._own_id = me[0].id if me else None
             known = {account.id: account for account in me}
             if me and not named:
@@ -211,9 +234,15 @@ class Harvest:
         for user_id in user_ids:
             if user_id in known or not self.selection.wants_users:
                 accounts.setdefault(user_id, known.get(user_id, Account(user_id, None)))
-            elif user_id not in accounts:
+            elif user_id not in accounts and not self.budget.reached:
                 self._unavailable(user_id, self._problems_about(user_id))
         return list(accounts.values())
+
+    def _read_me(self) -> list[Account]:
+        if not self.budget.room("price_per_user"):
+            self._reach_cap()
+            return []
+        return self._read_users("/2/users/me", {})
 
     def _problems_about(self, resource_id: str) -> list[Problem]:
         return [
@@ -234,18 +263,18 @@ class Harvest:
         """The accounts of the handles, 100 a request, in the order given."""
         by_name = {name.lower(): name for name in usernames}
         found: dict[str, Account] = {}
-        for batch in chunks(list(by_name.values())):
+        for batch in self.affordable(list(by_name.values()), "price_per_user"):
             accounts = self._read_users("/2/users/by", {"usernames": ",".join(batch)})
             found.update(((account.username or "").lower(), account) for account in accounts)
         for key, name in by_name.items():
-            if key not in found:
+            if key not in found and not self.budget.reached:
                 self._unavailable(f"@{name}", self._problems_about(name))
         return [found[key] for key in by_name if key in found]
 
     def _read_user_ids(self, user_ids: list[str]) -> dict[str, Account]:
         # /2/users/me already brought the authenticated account's record.
         found: dict[str, Account] = {}
-        for batch in chunks(user_ids):
+        for batch in self.affordable(user_ids, "price_per_user"):
             accounts = self._read_users("/2/users", {"ids": ",".join(batch)})
             found.update((account.id, account) for account in accounts)
         return found
@@ -258,30 +287,54 @@ class Harvest:
 
     # Timelines
 
-    def timeline(self, account: Account, start: datetime | None) -> Iterator[Page]:
-        """The pages of an account's timeline from `start` on, each post once."""
+    def timeline(self, account: Account, spans: Sequence[Span]) -> Iterator[Page]:
+        """The pages of an account's timeline over `spans`, newest first, each post once.
+
+        What the read cap leaves of the spans is kept in `unread` for the account's state.
+        """
         yield from self.account_pages()
         if not self.selection.wants_posts:
             return
         requests_before, posts_before = self.stats.requests, self.reads.posts
-        for page in self._timeline_passes(account, start):
-            if self._wanted_ids:
-                # Posts handed on here are not bought again by the lookups.
-                self._read_in_timelines.update(self._wanted_ids.intersection(page.returned_ids))
-            if account.id == self._own_id and self.selection.wants_analytics:
-                self.own_posts.note(page)
-            yield page
-            if not page.returned_ids and self._shows_unavailable(account, page):
-                return
-        if account.id == self._own_id and account.id not in self.incomplete:
-            self.own_posts.read_from = analytics.creation_time(start or OLDEST_START_TIME)
+        left = list(spans)
+        # A post the API repeats (on two pages, or in two passes) is handed on once.
+        seen: set[str] = set()
+        while left and not self.budget.reached:
+            oldest: str | None = None
+            for page in self._timeline_passes(account, left[0], seen):
+                if page.returned_ids:
+                    oldest = min((*page.returned_ids, *([oldest] if oldest else [])), key=int)
+                if self._wanted_ids:
+                    # Posts handed on here are not bought again by the lookups.
+                    self._read_in_timelines.update(self._wanted_ids.intersection(page.returned_ids))
+                if account.id == self._own_id and self.selection.wants_analytics:
+                    self.own_posts.note(page)
+                yield page
+                if not page.returned_ids and self._shows_unavailable(account, page):
+                    return
+            if self.budget.reached:
+                left[0] = left[0].below(oldest) if oldest else left[0]
+                break
+            left.pop(0)
+        self.unread[account.id] = left
+        self._note_own_posts_read(account, spans, left)
         self.logger.info(
-            "Account %s: %d posts read in %d requests, from %s.",
+            "Account %s: %d posts read in %d requests, %s.",
             account.label,
             self.reads.posts - posts_before,
             self.stats.requests - requests_before,
-            api_time(start) if start else "the oldest post the API reaches",
+            describe_spans(spans),
         )
+
+    def _note_own_posts_read(
+        self, account: Account, spans: Sequence[Span], left: Sequence[Span]
+    ) -> None:
+        """Tell the analytics streams from when on this run read the own posts."""
+        # A span cut short at the cap stays in `left`: the first one was read whole when
+        # fewer are left than were planned.
+        whole = bool(spans) and spans[0].upper is None and len(left) < len(spans)
+        if account.id == self._own_id and account.id not in self.incomplete and whole:
+            self.own_posts.read_from = analytics.creation_time(spans[0].lower or OLDEST_START_TIME)
 
     def _shows_unavailable(self, account: Account, page: Page) -> bool:
         """Whether the page says the account itself is unknown or hidden."""
@@ -295,22 +348,27 @@ class Harvest:
             self.incomplete.add(account.id)
         return bool(about)
 
-    def _timeline_passes(self, account: Account, start: datetime | None) -> Iterator[Page]:
-        private = self._private_for(account.id)
-        cutoff = self.private_cutoff
-        # A post the API repeats (on two pages, or in both passes) is handed on once.
-        seen: set[str] = set()
-        if private and (start is None or start < cutoff):
-            passes = [(private, cutoff, None), (frozenset(), start, cutoff)]
-        else:
-            passes = [(private, start, None)]
-        for families, since, until in passes:
-            for page in self._timeline_pass(account, families, start=since, end=until):
+    def _timeline_passes(self, account: Account, span: Span, seen: set[str]) -> Iterator[Page]:
+        for families, part in self._passes(account, span):
+            for page in self._timeline_pass(account, families, part):
                 repeated = seen.intersection(page.returned_ids)
                 if repeated:
                     self._warn_repeated(account, repeated)
                 seen.update(page.returned_ids)
                 yield page.without_posts(repeated) if repeated else page
+
+    def _passes(self, account: Account, span: Span) -> list[tuple[frozenset[str], Span]]:
+        """The span in reads of one field set: private fields reach back only 30 days."""
+        private = self._private_for(account.id)
+        cutoff = self.private_cutoff
+        lower, upper = span.lower, span.upper
+        if not private or (lower is not None and lower >= cutoff):
+            return [(private, span)]
+        if upper is not None and upper < cutoff:
+            return [(frozenset(), span)]
+        recent = Span(start=cutoff, end=span.end, until_id=span.until_id)
+        older = Span(start=span.start, end=cutoff, since_id=span.since_id)
+        return [(private, recent), (frozenset(), older)]
 
     def _warn_repeated(self, account: Account, repeated: set[str]) -> None:
         self.logger.warning(
@@ -332,7 +390,7 @@ class Harvest:
         read_from = self.own_posts.read_from
         if account and (read_from is None or read_from > analytics.creation_time(since)):
             # Only when no timeline of this run covered them: these reads are billed.
-            for page in self._timeline_pass(account, frozenset(), start=since, end=None):
+            for page in self._timeline_pass(account, frozenset(), Span(start=since)):
                 self.own_posts.note(page)
             self.own_posts.read_from = analytics.creation_time(since)
         return self.own_posts
@@ -366,28 +424,28 @@ class Harvest:
         return self.selection.private_families
 
     def _timeline_pass(
-        self,
-        account: Account,
-        private: frozenset[str],
-        *,
-        start: datetime | None,
-        end: datetime | None,
+        self, account: Account, private: frozenset[str], span: Span
     ) -> Iterator[Page]:
-        base = {"max_results": PAGE_SIZE}
-        if start:
-            base["start_time"] = api_time(max(start, OLDEST_START_TIME))
-        if end:
-            base["end_time"] = api_time(end)
+        base = span_params(span)
         if exclude := self.config.get("exclude"):
             # X refuses a list parameter that repeats a value.
             base["exclude"] = ",".join(dict.fromkeys(exclude))
         path = f"/2/users/{account.id}/tweets"
         # The split passes overlap on the cutoff second: the private pass read those posts.
-        before = end.strftime("%Y-%m-%dT%H:%M:%S.000Z") if end else None
+        before = span.end.strftime("%Y-%m-%dT%H:%M:%S.000Z") if span.end else None
+        # X bills the posts of the signed-in account's own timeline at its lower price.
+        own = self.user_context and account.id == self._own_id
+        price = "price_per_own_post" if own else "price_per_post"
         token: str | None = None
         tokens_used: set[str] = set()
         while True:
-            paging = {**base, "pagination_token": token} if token else base
+            size = min(PAGE_SIZE, self.budget.room(price))
+            if size < MIN_PAGE_SIZE:
+                self._reach_cap()
+                return
+            paging = {**base, "max_results": str(size)}
+            if token:
+                paging["pagination_token"] = token
 
             def fetch(
                 families: frozenset[str], paging: dict[str, str] = paging
@@ -399,7 +457,7 @@ class Harvest:
             pages = self._read_with_fallback(fetch, private)
             token = next((page.next_token for page in pages if page.next_token), None)
             for page in pages:
-                yield self._hand_on(page.created_before(before))
+                yield self._hand_on(page.created_before(before), own_timeline=own)
             if token in tokens_used:
                 self._stop_on_repeated_token(account)
             if not token or token in tokens_used:
@@ -423,8 +481,13 @@ class Harvest:
         if self._read_in_timelines:
             # Posts already read in a timeline this run are not bought twice.
             ids = [post_id for post_id in ids if post_id not in self._read_in_timelines]
-        if not ids or not self.selection.wants_posts:
+        if not ids or not self.selection.wants_posts or self.budget.reached:
             return
+        # The batches are read a few at once, so the cap is applied to the list up front.
+        affordable = self.budget.room(*self._lookup_prices)
+        if affordable < len(ids):
+            ids = ids[:affordable]
+            self._reach_cap()
         requests_before = self.stats.requests
         private = self._private_for(None)
         # Posts refused their private fields are read again with the older ones, in full
@@ -443,6 +506,15 @@ class Harvest:
             self.reads.posts - posts_before,
             len(ids),
             self.stats.requests - requests_before,
+        )
+
+    @property
+    def _lookup_prices(self) -> tuple[str, ...]:
+        """What one looked-up post may bring: itself, and its author when users are read."""
+        return (
+            ("price_per_post", "price_per_user")
+            if self.selection.wants_users
+            else ("price_per_post",)
         )
 
     def _prefetch(
@@ -545,16 +617,45 @@ class Harvest:
             refused |= {"promoted_metrics"}
         return refused
 
+    # The read cap
+
+    def affordable(self, items: Sequence[str], *prices: str) -> Iterator[list[str]]:
+        """Batches of up to 100 of `items` the read cap allows; the rest stop the run's reads."""
+        done = 0
+        while done < len(items):
+            size = min(MAX_IDS, self.budget.room(*prices))
+            if not size:
+                self._reach_cap()
+                return
+            yield list(items[done : done + size])
+            done += size
+
+    def _reach_cap(self) -> None:
+        """Stop reading: the next read could pass max_billed_reads_per_run or max_cost."""
+        if self.budget.reached:
+            return
+        self.budget.reached = True
+        self.logger.warning(
+            "Stopped reading at the cap (%s): %d resources read, estimated charge $%.3f. What "
+            "was read is written; accounts and streams not read to their end start where they "
+            "stopped on the next run.",
+            self.budget.describe(),
+            self.reads.total,
+            self.reads.cost(self.config),
+        )
+
     # Handing on
 
-    def _hand_on(self, page: Page) -> Page:
+    def _hand_on(self, page: Page, *, own_timeline: bool = False) -> Page:
         """Count what a page brings as it leaves the pass, and say what it had to change."""
         self._count_problems(page.problems)
         self._warn_notes(page.notes)
-        own = sum(1 for post in page.tweets if post["author_id"] == self._own_id)
+        own = len(page.tweets) if own_timeline else 0
         self.reads.own_posts += own
         self.reads.other_posts += len(page.tweets) - own
-        self.reads.users += len(page.users)
+        users = {user["id"] for user in page.users}
+        self.reads.users += len(users - self._users_read)
+        self._users_read |= users
         return page
 
     def _parse(self, body: dict[str, t.Any]) -> Page:
@@ -622,6 +723,7 @@ class Harvest:
             "accounts_read": reads.users,
             "analytics_resources_read": reads.analytics,
             "estimated_cost_usd": round(reads.cost(self.config), 6),
+            "stopped_at_cap": self.budget.reached,
         }
 
     def check_connection(self) -> str:

@@ -15,6 +15,8 @@ from singer_sdk import Stream
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
+from tap_twitter_metrics.settings import parse_datetime
+
 if t.TYPE_CHECKING:
     from collections.abc import Collection, Generator, Iterator
 
@@ -84,9 +86,17 @@ class PartlyBookmarkedStream(Stream):
             self._newest[key] = latest_record
 
     def bookmark_read_partition(self, context: Context | None) -> None:
-        """Move the partition's bookmark to its newest record, when it keeps one."""
+        """Move the partition's bookmark to its newest record, when it keeps one and is newer.
+
+        A run that read only older posts (what an earlier run left at its read cap) leaves the
+        bookmark where it was: the SDK would set it to whatever it is given.
+        """
         newest = self._newest.pop(_partition_key(context), None)
-        if newest is not None and self.keeps_bookmark(context):
+        if newest is None or not self.keeps_bookmark(context):
+            return
+        kept = self.get_context_state(context).get("replication_key_value")
+        value = newest[t.cast("str", self.replication_key)]
+        if kept is None or parse_datetime(value) > parse_datetime(kept):
             super()._increment_stream_state(newest, context=context)
 
 

@@ -99,6 +99,25 @@ CONFIG_SCHEMA = th.PropertiesList(
         "(0 to 3650).",
     ),
     th.Property(
+        "refresh_ages_days",
+        th.ArrayType(th.IntegerType),
+        description="Instead of lookback_days: the ages in days at which a post's figures are "
+        "read again, e.g. [1, 7, 30]; each run reads the posts that passed one of these ages "
+        "since the last run (1 to 3650 each).",
+    ),
+    th.Property(
+        "max_billed_reads_per_run",
+        th.IntegerType,
+        description="Most resources (posts, accounts, analytics resources) one run reads; the "
+        "run stops before passing it and the next run resumes (1 to 1000000000).",
+    ),
+    th.Property(
+        "max_cost_per_run_usd",
+        th.NumberType,
+        description="Most USD one run's reads may cost at the price_per_* settings; the run stops "
+        "before passing it and the next run resumes (0.01 to 1000000).",
+    ),
+    th.Property(
         "analytics_granularity",
         th.StringType,
         default="daily",
@@ -168,8 +187,11 @@ RANGES = {
     "rate_limit_max_wait_seconds": (0, 86400),
     "request_timeout": (1, 600),
     "max_retries": (1, 20),
+    "max_billed_reads_per_run": (1, 1_000_000_000),
+    "max_cost_per_run_usd": (0.01, 1_000_000),
     **dict.fromkeys(PRICES, (0, 1)),
 }
+AGE_RANGE = (1, 3650)
 _JSON_TYPES = {
     "string": "a string",
     "integer": "an integer",
@@ -264,6 +286,7 @@ def config_errors(config: t.Mapping[str, t.Any], now: datetime | None = None) ->
             for value in _strings(config, "exclude")
             if value not in EXCLUSIONS
         ),
+        *_age_errors(config),
         *_api_url_errors(config),
         *credential_errors(config),
     ]
@@ -320,6 +343,18 @@ def _range_errors(config: t.Mapping[str, t.Any]) -> list[str]:
         elif value > most:
             errors.append(f"{setting}: must be at most {most}, got {value}")
     return errors
+
+
+def _age_errors(config: t.Mapping[str, t.Any]) -> list[str]:
+    ages = config.get("refresh_ages_days")
+    if not isinstance(ages, list):
+        return []
+    least, most = AGE_RANGE
+    return [
+        f"refresh_ages_days: {age} is not between {least} and {most} days"
+        for age in ages
+        if isinstance(age, int) and not least <= age <= most
+    ]
 
 
 def _api_url_errors(config: t.Mapping[str, t.Any]) -> list[str]:

@@ -17,16 +17,19 @@ from singer_sdk.schema.source import StreamSchema
 from singer_sdk.singerlib import SchemaMessage
 from typing_extensions import override
 
-from tap_twitter_metrics import analytics
+from tap_twitter_metrics import analytics, windows
 from tap_twitter_metrics.bookmarks import (
     KNOWN_STATE_KEY,
+    NEWEST_ID_STATE_KEY,
+    READ_AT_STATE_KEY,
     READ_UNTIL_STATE_KEY,
+    UNREAD_STATE_KEY,
     WRITTEN_STATE_KEY,
 )
 from tap_twitter_metrics.catalogue import CATALOGUE, SCHEMAS, STREAMS, Part, StreamSpec
 from tap_twitter_metrics.client import CredentialsRefusedError
 from tap_twitter_metrics.credentials import app_credentials
-from tap_twitter_metrics.harvest import LazyHarvest, chunks, observed_now
+from tap_twitter_metrics.harvest import LazyHarvest, api_time, observed_now
 from tap_twitter_metrics.records import parse_usage
 from tap_twitter_metrics.sdk_overrides import (
     PartlyBookmarkedStream,
@@ -149,14 +152,31 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
         self.tap.state_writer.write_state(self.tap.state)
         for stream in self.pass_streams:
             stream.announce()
+        newest: str | None = None
         for page in self._pages(context):
             for stream in self.pass_streams:
                 stream.take(page)
             self.records_written += len(page.tweets)
+            if page.returned_ids:
+                newest = max((*page.returned_ids, *([newest] if newest else [])), key=int)
             yield from page.tweets
         if self.keeps_bookmark(context):
-            self.get_context_state(context)[WRITTEN_STATE_KEY] = sorted(self._post_streams)
+            self._keep_progress(t.cast("dict[str, t.Any]", context), newest)
         self.bookmark_read_partition(context)
+
+    def _keep_progress(self, context: dict[str, t.Any], newest: str | None) -> None:
+        """Beside the bookmark: what it holds for, the newest post, what is left to read."""
+        state = self.get_context_state(context)
+        state[WRITTEN_STATE_KEY] = sorted(self._post_streams)
+        state[READ_AT_STATE_KEY] = api_time(self.harvest().now)
+        kept = state.get(NEWEST_ID_STATE_KEY)
+        if newest and (not kept or int(newest) > int(kept)):
+            state[NEWEST_ID_STATE_KEY] = newest
+        unread = self.harvest().unread.get(context["author_id"], [])
+        if unread:
+            state[UNREAD_STATE_KEY] = [span.as_state() for span in unread]
+        else:
+            state.pop(UNREAD_STATE_KEY, None)
 
     @property
     def _post_streams(self) -> frozenset[str]:
@@ -167,13 +187,13 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
         if not context or context.get("lookup"):
             return harvest.lookups()
         account = next(a for a in harvest.accounts() if a.id == context["author_id"])
-        return harvest.timeline(account, self._window_start(context, account.label))
+        return harvest.timeline(account, self._spans(context, account.label))
 
-    def _window_start(self, context: Context, account: str) -> datetime | None:
+    def _spans(self, context: Context, account: str) -> list[windows.Span]:
+        """What this run reads of the account's timeline, from its bookmark and the settings."""
         state = self.get_context_state(context)
         bookmark = state.get("replication_key_value")
         start_date = self.config.get("start_date")
-        starts = [parse_datetime(start_date)] if start_date else []
         covered = state.get(WRITTEN_STATE_KEY)
         new = sorted(self._post_streams - set(covered)) if bookmark and covered else []
         if new:
@@ -183,10 +203,16 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
                 ", ".join(new),
                 start_date or "the oldest post the API reaches",
             )
-        elif bookmark:
-            lookback = timedelta(days=self.config.get("lookback_days", 7))
-            starts.append(parse_datetime(bookmark) - lookback)
-        return max(starts, default=None)
+        read_at = state.get(READ_AT_STATE_KEY)
+        return windows.plan(
+            refresh=windows.Refresh.from_config(self.config),
+            start_date=parse_datetime(start_date) if start_date else None,
+            bookmark=parse_datetime(bookmark) if bookmark and not new else None,
+            newest_id=state.get(NEWEST_ID_STATE_KEY),
+            last_read=parse_datetime(read_at) if read_at else None,
+            now=self.harvest().now,
+            unread=[windows.Span.from_state(span) for span in state.get(UNREAD_STATE_KEY, [])],
+        )
 
     @override
     def generate_child_contexts(
@@ -272,9 +298,10 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
         known, stored = self._known(state, now)
         window = self._window(state, known, stored, now)
         unreadable: list[str] = []
+        harvest = self.harvest()
         try:
-            for batch in chunks(window.resources):
-                page = self.harvest().analytics(self.spec, batch, window, self.granularity)
+            for batch in harvest.affordable(window.resources, "price_per_analytics_resource"):
+                page = harvest.analytics(self.spec, batch, window, self.granularity)
                 unreadable += page.unreadable
                 self.records_written += len(page.records)
                 yield from page.records
@@ -287,6 +314,10 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
                 self.name,
                 error,
             )
+            return
+        if harvest.budget.reached:
+            # Stopped at the read cap, here or before: the whole window is read next run.
+            self._warn_unreadable(unreadable)
             return
         state[KNOWN_STATE_KEY] = {key: known[key] for key in window.resources}
         state[READ_UNTIL_STATE_KEY] = analytics.creation_time(now - timedelta(days=1))
@@ -392,10 +423,10 @@ def _stream_class(spec: StreamSpec) -> type[CatalogueStream]:
     base: type[CatalogueStream] = PassStream
     if spec.part in ANALYTICS_PARTS:
         base = AnalyticsStream
-    elif spec.part is Part.RUNS:
-        base = RunStream
     elif spec.part is Part.USAGE:
         base = UsageStream
+    elif spec.part is Part.RUNS:
+        base = RunStream
     class_name = "".join(word.capitalize() for word in spec.name.split("_"))
     attributes = {
         "spec": spec,

@@ -180,6 +180,7 @@ class TapTwitterMetrics(Tap):
             selection=selection,
             user_context=credentials.user_context,
             logger=self.logger,
+            account_id=credentials.account_id,
         )
 
     def check_selection(self, selection: Selection, credentials: Credentials) -> None:

@@ -170,6 +170,16 @@ DOCUMENTED_COLUMNS: dict[str, list[str]] = {
         "video_views",
         "watch_time_ms",
     ],
+    "api_usage": [
+        "client_app_id",
+        "date",
+        "project_id",
+        "posts_consumed",
+        "project_cap",
+        "project_usage",
+        "cap_reset_day",
+        "observed_at",
+    ],
     "sync_runs": [
         "run_id",
         "started_at",
@@ -184,6 +194,7 @@ DOCUMENTED_COLUMNS: dict[str, list[str]] = {
         "accounts_read",
         "analytics_resources_read",
         "estimated_cost_usd",
+        "stopped_at_cap",
     ],
 }
 PRIMARY_KEYS = {
@@ -194,6 +205,7 @@ PRIMARY_KEYS = {
     "media_metrics_daily": ["media_key", "snapshot_date"],
     "tweet_analytics": ["tweet_id", "timestamp", "granularity"],
     "media_analytics": ["media_key", "timestamp", "granularity"],
+    "api_usage": ["client_app_id", "date"],
     "sync_runs": ["run_id"],
     **{name: ["tweet_id"] for name in DOCUMENTED_COLUMNS if name.endswith("metrics")},
 }

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tap_twitter_metrics.settings import parse_datetime
 from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
 from tap_twitter_metrics_sandbox.world import PROTECTED_USER_ID
 from tests.expected import (
@@ -333,9 +334,9 @@ def test_bookmark_in_the_future_is_read_as_now_with_one_warning(
     # The last week before the run's "now", which lies between `started` and `ended`.
     assert {p.id for p in posts if p.created_at >= ended - timedelta(days=7)} <= read
     assert read <= {p.id for p in posts if p.created_at >= started - timedelta(days=7)}
-    assert run.state["bookmarks"]["tweets"]["partitions"][0]["replication_key_value"] == (
-        posts[0].created_at_api
-    )
+    # The run's "now" it was read as stays: a bookmark never moves back.
+    bookmark = run.state["bookmarks"]["tweets"]["partitions"][0]["replication_key_value"]
+    assert started <= parse_datetime(bookmark) <= ended
     expected = (
         "State: replication_key_value of tweets for author_id "
         f"{world.main_user_id} (2030-01-01T00:00:00.000Z) is in the future and is read as now."
@@ -463,20 +464,25 @@ def test_metrics_without_the_tweets_stream_still_keep_a_bookmark(
 ) -> None:
     world = sandbox.world
     config = {**sandbox.config_for("bearer"), "user_ids": [world.main_user_id]}
+    started = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     run = run_tap(config, tmp_path, streams=["tweet_public_metrics"])
 
     posts = timeline_posts(world, world.main_user_id)
     assert run.returncode == 0, run.stderr
     assert run.schema_counts == {"tweet_public_metrics": 1}
     assert len(run.records("tweet_public_metrics")) == len(posts)
-    assert run.state["bookmarks"]["tweets"]["partitions"] == [
+    partitions = run.state["bookmarks"]["tweets"]["partitions"]
+    read_at = partitions[0].pop("read_at")
+    assert partitions == [
         {
             "context": {"author_id": world.main_user_id},
             "replication_key": "created_at",
             "replication_key_value": posts[0].created_at_api,
             "bookmarked_streams": ["tweet_public_metrics"],
+            "newest_post_id": posts[0].id,
         }
     ]
+    assert started <= read_at <= datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert "records: tweet_public_metrics=" in run.stderr
     assert "tweets=" not in run.stderr.split("Sync done")[-1]
 
