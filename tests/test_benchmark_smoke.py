@@ -8,6 +8,7 @@ from pathlib import Path
 
 from benchmarks.run import ANALYTICS_HEADER, LATENCY_HEADER, MAIN_HEADER
 from tap_twitter_metrics.catalogue import CATALOGUE, Part
+from tests.reports import tables
 
 ROOT = Path(__file__).resolve().parent.parent
 # Selected by default: the streams that need no user context.
@@ -17,24 +18,6 @@ PUBLIC = f"public ({sum(not spec.user_context for spec in DATA)})"
 ALL = f"all ({len(DATA)})"
 LABELS = ("timeline 300", "lookup 500", "lookup 1,000")
 SCENARIOS = [(label, streams) for label in LABELS for streams in (PUBLIC, ALL)]
-
-
-def tables(report: str) -> list[list[list[str]]]:
-    """The report's Markdown tables: rows of cells, header first, separator left out."""
-    found: list[list[list[str]]] = []
-    current: list[list[str]] | None = None
-    for line in report.splitlines():
-        if not line.startswith("|"):
-            current = None
-            continue
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if all(set(cell) <= set("-:") for cell in cells):
-            continue
-        if current is None:
-            current = []
-            found.append(current)
-        current.append(cells)
-    return found
 
 
 def test_quick_benchmark_prints_both_tables_and_reads_with_the_fewest_requests(
