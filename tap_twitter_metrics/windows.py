@@ -123,7 +123,9 @@ def plan(
         # The new posts, then those whose age passed a point of the schedule since the last
         # run: a few small windows instead of one long one, since each post read is billed.
         since = last_read or bookmark
-        spans = [Span(since_id=newest_id) if newest_id else Span(start=bookmark)]
+        # After the newest post read, exactly, when its id tells its time.
+        exact = newest_id and snowflake_time(newest_id)
+        spans = [Span(since_id=newest_id) if exact else Span(start=bookmark)]
         spans += [Span(start=since - age, end=now - age) for age in refresh.ages or ()]
     return merged([clipped(span, start_date) for span in [*spans, *unread]])
 

@@ -22,6 +22,8 @@ def post_id(created: datetime, sequence: int = 0) -> str:
 
 
 NEWEST = post_id(BOOKMARK)
+# An id whose time lies centuries ahead: not a snowflake of a real post.
+TIMELESS = str(2**63 - 1)
 
 
 def planned(config: t.Mapping[str, object], **state: object) -> list[Span]:
@@ -52,6 +54,8 @@ def test_the_look_back_reads_one_span_from_the_bookmark_minus_lookback_days() ->
 def test_no_look_back_reads_only_posts_newer_than_the_newest_read() -> None:
     assert planned({"lookback_days": 0}) == [Span(since_id=NEWEST)]
     assert planned({"lookback_days": 0}, newest_id=None) == [Span(start=BOOKMARK)]
+    # An id that tells no time bounds nothing: the bookmark's time does.
+    assert planned({"lookback_days": 0}, newest_id=TIMELESS) == [Span(start=BOOKMARK)]
 
 
 def test_the_schedule_reads_the_posts_whose_age_passed_each_point_since_the_last_run() -> None:
@@ -123,5 +127,5 @@ def test_a_span_survives_the_state(span: Span) -> None:
 
 
 def test_spans_with_an_id_of_unknown_time_are_read_apart() -> None:
-    odd = Span(start=NOW - 9 * DAY, until_id="12")
+    odd = Span(start=NOW - 9 * DAY, until_id=TIMELESS)
     assert merged([Span(start=NOW - 2 * DAY), odd]) == [Span(start=NOW - 2 * DAY), odd]
