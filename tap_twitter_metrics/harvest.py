@@ -415,7 +415,7 @@ class Harvest:
             observed_at=observed_now(),
         )
         self._count_problems(page.problems)
-        self.reads.analytics += len({record[stream.key[0]] for record in page.records})
+        self.reads.analytics += page.resources
         return page
 
     def _private_for(self, author_id: str | None) -> frozenset[str]:

@@ -780,6 +780,8 @@ class AnalyticsPage:
     problems: list[Problem]
     notes: list[ValueNote] = dataclasses.field(default_factory=list)
     """Counters loaded as null (field "<metric> at <timestamp>") and cleaned ids."""
+    resources: int = 0
+    """Posts or videos returned, with buckets or without: X bills each."""
 
     @property
     def unreadable(self) -> list[str]:
@@ -806,13 +808,15 @@ def parse_analytics(
     head = {"granularity": granularity, "author_id": author_id, "observed_at": observed_at}
     parser = _Parser(observed_at, envelope)
     records: list[Record] = []
-    for index, item in enumerate(_data_objects(envelope)):
+    items = _data_objects(envelope)
+    for index, item in enumerate(items):
         try:
             records += parser.buckets(item, stream, head)
         except _InvalidValueError as exc:
             where = _label("resource", item, "id", f"data[{index}]")
             raise ResponseFormatError(f"{where}: {exc}") from None
-    return AnalyticsPage(records, _partial_errors(envelope, dirty=parser.dirty), parser.notes)
+    problems = _partial_errors(envelope, dirty=parser.dirty)
+    return AnalyticsPage(records, problems, parser.notes, resources=len(items))
 
 
 @dataclass

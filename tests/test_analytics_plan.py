@@ -165,3 +165,19 @@ def test_a_bucket_without_a_timestamp_is_a_response_format_error() -> None:
             author_id=None,
             observed_at=OBSERVED,
         )
+
+
+def test_a_resource_returned_without_buckets_is_counted_as_read() -> None:
+    bucket = {"timestamp": "2026-11-27T00:00:00Z", "metrics": {"impressions": 3}}
+    body = {
+        "data": [
+            {"id": "5", "timestamped_metrics": [bucket]},
+            {"id": "6", "timestamped_metrics": []},
+        ]
+    }
+    page = parse_analytics(
+        body, STREAMS["tweet_analytics"], granularity="daily", author_id="15", observed_at=OBSERVED
+    )
+    # X bills each post or video it returns, buckets or none.
+    assert [record["tweet_id"] for record in page.records] == ["5"]
+    assert page.resources == 2
