@@ -11,6 +11,10 @@ import math
 import typing as t
 from dataclasses import dataclass
 
+if t.TYPE_CHECKING:
+    import logging
+    from collections.abc import Iterator, Sequence
+
 UNCAPPED = 1 << 62
 # Setting -> (today's price in USD, what it is the price of).
 PRICES: dict[str, tuple[float, str]] = {
@@ -66,9 +70,10 @@ class Reads:
 class Budget:
     """What a run may still read under max_billed_reads_per_run and max_cost_per_run_usd."""
 
-    def __init__(self, reads: Reads, config: t.Mapping[str, t.Any]) -> None:
+    def __init__(self, reads: Reads, config: t.Mapping[str, t.Any], logger: logging.Logger) -> None:
         self.reads = reads
         self.config = config
+        self.logger = logger
         self.max_reads: int | None = config.get("max_billed_reads_per_run")
         max_cost = config.get("max_cost_per_run_usd")
         self.max_cost = None if max_cost is None else float(max_cost)
@@ -86,6 +91,31 @@ class Budget:
             # A hair of slack: a price times a count is not exact in binary.
             fits = min(fits, math.floor(left / unit + 1e-9))
         return max(fits, 0)
+
+    def batches(self, items: Sequence[str], *prices: str, size: int) -> Iterator[list[str]]:
+        """Batches of up to `size` of `items` the caps allow; the rest stop the run's reads."""
+        done = 0
+        while done < len(items):
+            fits = min(size, self.room(*prices))
+            if not fits:
+                self.stop()
+                return
+            yield list(items[done : done + fits])
+            done += fits
+
+    def stop(self) -> None:
+        """Stop the run's reads: the next one could pass a cap. Says so once."""
+        if self.reached:
+            return
+        self.reached = True
+        self.logger.warning(
+            "Stopped reading at the cap (%s): %d resources read, estimated charge $%.3f. What "
+            "was read is written; accounts and streams not read to their end start where they "
+            "stopped on the next run.",
+            self.describe(),
+            self.reads.total,
+            self.reads.cost(self.config),
+        )
 
     def describe(self) -> str:
         """The caps set, for the message of a run that reached one."""

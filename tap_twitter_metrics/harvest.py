@@ -14,22 +14,20 @@ import typing as t
 import uuid
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 
-from singer_sdk.exceptions import FatalAPIError
-
 from tap_twitter_metrics import analytics
+from tap_twitter_metrics.accounts import (
+    MAX_IDS,
+    PARTIAL_ERROR_KINDS,
+    UNREACHABLE_KINDS,
+    Account,
+    Roster,
+)
 from tap_twitter_metrics.analytics import OwnPosts
 from tap_twitter_metrics.billing import Budget, Reads
-from tap_twitter_metrics.records import (
-    Page,
-    parse_analytics,
-    parse_page,
-    parse_user_page,
-)
-from tap_twitter_metrics.selection import USER_FIELDS, Selection
+from tap_twitter_metrics.records import Page, observed_now, parse_analytics, parse_page
 from tap_twitter_metrics.windows import Span, snowflake_time
 
 if t.TYPE_CHECKING:
@@ -40,12 +38,12 @@ if t.TYPE_CHECKING:
     from tap_twitter_metrics.catalogue import StreamSpec
     from tap_twitter_metrics.client import RunStats, XApiClient
     from tap_twitter_metrics.records import AnalyticsPage, Problem
+    from tap_twitter_metrics.selection import Selection
     from tap_twitter_metrics.values import ValueNote
 
 PRIVATE_DAYS = 30
 # Posts this close to the 30-day edge may cross it before the request lands.
 PRIVATE_MARGIN = timedelta(hours=1)
-MAX_IDS = 100
 LOOKUP_WORKERS = 4
 PAGE_SIZE = 100
 # The timeline's smallest max_results: a cap leaving room for fewer posts stops the run.
@@ -53,43 +51,10 @@ MIN_PAGE_SIZE = 5
 # The timeline refuses a start_time before this instant.
 OLDEST_START_TIME = datetime(2010, 11, 6, 0, 0, 1, tzinfo=timezone.utc)
 
-PARTIAL_ERROR_KINDS = {
-    "resource-not-found": "not found",
-    "not-authorized-for-resource": "not visible (protected or suspended author)",
-    "not-authorized-for-field": "read again without the private fields the API refused",
-    "field-unauthorized": "read again without the private fields the API refused",
-}
-UNREACHABLE_KINDS = frozenset({"resource-not-found", "not-authorized-for-resource"})
-# The closing error names this many unavailable accounts (each had its warning).
-SHOWN_ACCOUNTS = 10
-
-
-class AccountsUnavailableError(FatalAPIError):
-    """Configured accounts X does not show: the run syncs the others, then fails."""
-
-
-@dataclass(frozen=True)
-class Account:
-    """An account whose timeline is read."""
-
-    id: str
-    username: str | None
-
-    @property
-    def label(self) -> str:
-        """How log lines name the account."""
-        return f"@{self.username} ({self.id})" if self.username else self.id
-
 
 def api_time(moment: datetime) -> str:
     """The timeline's time parameter format: whole seconds, UTC."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def observed_now() -> str:
-    """The time figures were read, in the API's own format."""
-    now = datetime.now(timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def span_params(span: Span) -> dict[str, str]:
@@ -166,21 +131,22 @@ class Harvest:
         self.user_context = user_context
         self.logger = logger
         self.stats: RunStats = client.stats
-        self._accounts: list[Account] | None = None
-        # Pages of the users endpoints read while resolving accounts, not yet handed on.
-        self._account_pages: list[Page] = []
-        # The signed-in account, known from the credential or from /2/users/me.
-        self._own_id: str | None = account_id
         self._read_in_timelines: set[str] = set()
-        self.unavailable: dict[str, str] = {}
-        """Configured accounts X did not show, and why."""
         self.incomplete: set[str] = set()
         """Accounts whose timeline this run could not read to its end."""
         self._noted: set[tuple[str, str, str]] = set()
         self.reads = Reads()
-        """What the run read, by how X bills it."""
         self._users_read: set[str] = set()
-        self.budget = Budget(self.reads, config)
+        self.budget = Budget(self.reads, config, logger)
+        self.roster = Roster(
+            client=client,
+            config=config,
+            selection=selection,
+            user_context=user_context,
+            budget=self.budget,
+            logger=logger,
+            own_id=account_id,
+        )
         self.unread: dict[str, list[Span]] = {}
         """Per account read this run, the spans of its timeline the read cap left unread."""
         self.run_id = str(uuid.uuid4())
@@ -202,88 +168,19 @@ class Harvest:
 
     # Accounts
 
+    @property
+    def _own_id(self) -> str | None:
+        return self.roster.own_id
+
     def accounts(self) -> list[Account]:
         """The accounts whose timelines are read, resolved once per run."""
-        if self._accounts is None:
-            self._accounts = self._resolve_accounts()
-        return self._accounts
+        return self.roster.accounts
 
     def account_pages(self) -> Iterator[Page]:
         """The pages read to resolve the accounts, each handed on once."""
         self.accounts()
-        while self._account_pages:
-            yield self._hand_on(self._account_pages.pop(0))
-
-    def _resolve_accounts(self) -> list[Account]:
-        user_ids: list[str] = list(dict.fromkeys(self.config.get("user_ids") or []))
-        usernames = [name.lstrip("@") for name in self.config.get("usernames") or []]
-        named = bool(user_ids or usernames or self.config.get("tweet_ids"))
-        accounts: dict[str, Account] = {}
-        known: dict[str, Account] = {}
-        own_needed = self.selection.private_families or self.selection.wants_analytics
-        if self.user_context and (own_needed or not named):
-            me = self._read_me()
-            self._own_id = me[0].id if me else None
-            known = {account.id: account for account in me}
-            if me and not named:
-                accounts[me[0].id] = me[0]
-        for account in self._read_usernames(usernames):
-            accounts.setdefault(account.id, account)
-        if user_ids and self.selection.wants_users:
-            known.update(self._read_user_ids([uid for uid in user_ids if uid not in known]))
-        for user_id in user_ids:
-            if user_id in known or not self.selection.wants_users:
-                accounts.setdefault(user_id, known.get(user_id, Account(user_id, None)))
-            elif user_id not in accounts and not self.budget.reached:
-                self._unavailable(user_id, self._problems_about(user_id))
-        return list(accounts.values())
-
-    def _read_me(self) -> list[Account]:
-        if not self.budget.room("price_per_user"):
-            self._reach_cap()
-            return []
-        return self._read_users("/2/users/me", {})
-
-    def _problems_about(self, resource_id: str) -> list[Problem]:
-        return [
-            problem
-            for page in self._account_pages
-            for problem in page.problems
-            if problem.resource_id == resource_id
-        ]
-
-    def _unavailable(self, account: str, problems: Iterable[Problem]) -> None:
-        """Remember a configured account X did not show; its timeline is skipped."""
-        kinds = {problem.kind for problem in problems}
-        reason = PARTIAL_ERROR_KINDS.get(min(kinds), min(kinds)) if kinds else "not returned"
-        self.unavailable[account] = reason
-        self.logger.warning("Account %s is %s: its timeline is skipped.", account, reason)
-
-    def _read_usernames(self, usernames: list[str]) -> list[Account]:
-        """The accounts of the handles, 100 a request, in the order given."""
-        by_name = {name.lower(): name for name in usernames}
-        found: dict[str, Account] = {}
-        for batch in self.affordable(list(by_name.values()), "price_per_user"):
-            accounts = self._read_users("/2/users/by", {"usernames": ",".join(batch)})
-            found.update(((account.username or "").lower(), account) for account in accounts)
-        for key, name in by_name.items():
-            if key not in found and not self.budget.reached:
-                self._unavailable(f"@{name}", self._problems_about(name))
-        return [found[key] for key in by_name if key in found]
-
-    def _read_user_ids(self, user_ids: list[str]) -> dict[str, Account]:
-        # /2/users/me already brought the authenticated account's record.
-        found: dict[str, Account] = {}
-        for batch in self.affordable(user_ids, "price_per_user"):
-            accounts = self._read_users("/2/users", {"ids": ",".join(batch)})
-            found.update((account.id, account) for account in accounts)
-        return found
-
-    def _read_users(self, path: str, params: dict[str, str]) -> list[Account]:
-        body = self.client.get(path, {**params, "user.fields": USER_FIELDS})
-        page = parse_user_page(body, observed_now())
-        self._account_pages.append(page)
-        return [Account(user["id"], user.get("username")) for user in page.users]
+        while self.roster.pages:
+            yield self._hand_on(self.roster.pages.pop(0))
 
     # Timelines
 
@@ -344,7 +241,7 @@ class Harvest:
             if problem.resource_id == account.id and problem.kind in UNREACHABLE_KINDS
         ]
         if about:
-            self._unavailable(account.label, about)
+            self.roster.mark_unavailable(account.label, about)
             self.incomplete.add(account.id)
         return bool(about)
 
@@ -441,7 +338,7 @@ class Harvest:
         while True:
             size = min(PAGE_SIZE, self.budget.room(price))
             if size < MIN_PAGE_SIZE:
-                self._reach_cap()
+                self.budget.stop()
                 return
             paging = {**base, "max_results": str(size)}
             if token:
@@ -487,7 +384,7 @@ class Harvest:
         affordable = self.budget.room(*self._lookup_prices)
         if affordable < len(ids):
             ids = ids[:affordable]
-            self._reach_cap()
+            self.budget.stop()
         requests_before = self.stats.requests
         private = self._private_for(None)
         # Posts refused their private fields are read again with the older ones, in full
@@ -617,33 +514,6 @@ class Harvest:
             refused |= {"promoted_metrics"}
         return refused
 
-    # The read cap
-
-    def affordable(self, items: Sequence[str], *prices: str) -> Iterator[list[str]]:
-        """Batches of up to 100 of `items` the read cap allows; the rest stop the run's reads."""
-        done = 0
-        while done < len(items):
-            size = min(MAX_IDS, self.budget.room(*prices))
-            if not size:
-                self._reach_cap()
-                return
-            yield list(items[done : done + size])
-            done += size
-
-    def _reach_cap(self) -> None:
-        """Stop reading: the next read could pass max_billed_reads_per_run or max_cost."""
-        if self.budget.reached:
-            return
-        self.budget.reached = True
-        self.logger.warning(
-            "Stopped reading at the cap (%s): %d resources read, estimated charge $%.3f. What "
-            "was read is written; accounts and streams not read to their end start where they "
-            "stopped on the next run.",
-            self.budget.describe(),
-            self.reads.total,
-            self.reads.cost(self.config),
-        )
-
     # Handing on
 
     def _hand_on(self, page: Page, *, own_timeline: bool = False) -> Page:
@@ -692,19 +562,7 @@ class Harvest:
             stats.waited_seconds,
             ", ".join(f"{name}={count}" for name, count in records.items()),
         )
-        self.raise_unavailable("The other accounts were synced")
-
-    def raise_unavailable(self, outcome: str) -> None:
-        """Fail, naming every configured account X did not show."""
-        if self.unavailable:
-            listed = [f"{account} {why}" for account, why in self.unavailable.items()]
-            more = len(listed) - SHOWN_ACCOUNTS
-            named = "; ".join(listed[:SHOWN_ACCOUNTS]) + (f" and {more} more" if more > 0 else "")
-            msg = (
-                f"Configured accounts X did not show: {named}. {outcome}; correct or remove "
-                "these in user_ids or usernames."
-            )
-            raise AccountsUnavailableError(msg)
+        self.roster.raise_unavailable("The other accounts were synced")
 
     def run_record(self) -> dict[str, t.Any]:
         """The run as one `sync_runs` record: what it did and what it likely costs."""
@@ -713,7 +571,7 @@ class Harvest:
             "run_id": self.run_id,
             "started_at": self.started_at,
             "ended_at": observed_now(),
-            "accounts": [account.id for account in self._accounts or []],
+            "accounts": [account.id for account in self.roster.accounts],
             "requests": stats.requests,
             "retries": stats.retries,
             "waits": stats.waits,
@@ -738,7 +596,7 @@ class Harvest:
         if ids := unique(self.config.get("tweet_ids") or [])[:5]:
             page = self._parse(self._get_lookup(ids, frozenset()))
             seen.append(f"{len(page.tweets)} of the first {len(ids)} tweet_ids found")
-        self.raise_unavailable("Nothing was synced")
+        self.roster.raise_unavailable("Nothing was synced")
         return "; ".join(seen)
 
 

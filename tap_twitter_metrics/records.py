@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
 from tap_twitter_metrics.catalogue import CATALOGUE, Part, metric_streams
@@ -42,6 +42,12 @@ _TWEET_METRIC_KEYS: Final = ("tweet_id", "author_id", "created_at", "observed_at
 _MEDIA_METRIC_KEYS: Final = ("media_key", "observed_at")
 STREAM_COLUMNS: Final[dict[str, tuple[str, ...]]] = {spec.name: spec.columns for spec in CATALOGUE}
 _USER_METRICS: Final = tuple(c for c in STREAM_COLUMNS["users"] if c.endswith("_count"))
+
+
+def observed_now() -> str:
+    """The time figures were read, in the API's own format."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 def _families(part: Part, keys: tuple[str, ...]) -> dict[str, tuple[str, tuple[str, ...]]]:

@@ -29,8 +29,8 @@ from tap_twitter_metrics.bookmarks import (
 from tap_twitter_metrics.catalogue import CATALOGUE, SCHEMAS, STREAMS, Part, StreamSpec
 from tap_twitter_metrics.client import CredentialsRefusedError
 from tap_twitter_metrics.credentials import app_credentials
-from tap_twitter_metrics.harvest import LazyHarvest, api_time, observed_now
-from tap_twitter_metrics.records import parse_usage
+from tap_twitter_metrics.harvest import LazyHarvest, api_time
+from tap_twitter_metrics.records import observed_now, parse_usage
 from tap_twitter_metrics.sdk_overrides import (
     PartlyBookmarkedStream,
     TypedRecordsStream,
@@ -300,7 +300,9 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
         unreadable: list[str] = []
         harvest = self.harvest()
         try:
-            for batch in harvest.affordable(window.resources, "price_per_analytics_resource"):
+            resources = window.resources
+            price = "price_per_analytics_resource"
+            for batch in harvest.budget.batches(resources, price, size=analytics.MAX_RESOURCES):
                 page = harvest.analytics(self.spec, batch, window, self.granularity)
                 unreadable += page.unreadable
                 self.records_written += len(page.records)

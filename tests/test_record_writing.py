@@ -16,8 +16,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.singerlib import RecordMessage, StateMessage
 
 from tap_twitter_metrics.catalogue import load_schema
-from tap_twitter_metrics.harvest import observed_now
-from tap_twitter_metrics.records import parse_page, parse_user_page
+from tap_twitter_metrics.records import observed_now, parse_page, parse_user_page
 from tap_twitter_metrics.selection import Selection
 from tap_twitter_metrics.writer import RecordBufferingWriter
 from tap_twitter_metrics_sandbox import CREDENTIALS, Sandbox, SandboxOptions
