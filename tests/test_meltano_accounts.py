@@ -128,6 +128,15 @@ class Job:
     attempts: int
 
 
+# How target-postgres fails when another loader created the schema or a table first.
+CREATION_RACE = (
+    "DuplicateTable",
+    "DuplicateSchema",
+    "pg_namespace_nspname_index",
+    "pg_type_typname_nsp_index",
+)
+
+
 class AccountMatrix:
     """A scheduler running one job per account at the same time, every job a fresh copy."""
 
@@ -192,7 +201,7 @@ class AccountMatrix:
             meltano(project, *command, env=self.environment(), log="meltano-run.log")
         except AssertionError:
             log = (project / "meltano-run.log").read_text()
-            if "DuplicateTable" not in log:
+            if not any(sign in log for sign in CREATION_RACE):
                 raise
             attempt = time.time()
             meltano(project, *command, env=self.environment(), log="meltano-run-again.log")
