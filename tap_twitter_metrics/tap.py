@@ -195,7 +195,8 @@ class TapTwitterMetrics(Tap):
             )
         config = self.config
         targets = config.get("user_ids") or config.get("usernames") or config.get("tweet_ids")
-        if not targets and not credentials.user_context:
+        reads_accounts = selection.wants_posts or selection.wants_users
+        if not targets and not credentials.user_context and reads_accounts:
             errors.append(
                 "Nothing to read: set user_ids, usernames or tweet_ids (with only a "
                 "bearer_token there is no authenticated account to default to)."

@@ -99,6 +99,17 @@ def test_usage_alone_reads_nothing_else(tmp_path: Path) -> None:
     assert usage_rows(run) == ninety_days(0)
 
 
+def test_a_bearer_token_alone_reads_the_usage_with_no_account_set(tmp_path: Path) -> None:
+    with sandbox() as sb:
+        config = {"api_url": sb.url, "bearer_token": CREDENTIALS["bearer_token"]}
+        run = run_tap(config, tmp_path, streams=("api_usage", "sync_runs"))
+        routes = [request.route for request in sb.requests]
+    assert run.returncode == 0, run.stderr
+    assert routes == [USAGE]
+    assert usage_rows(run) == ninety_days(0)
+    assert len(run.records("sync_runs")) == 1
+
+
 def test_without_a_bearer_token_usage_is_one_info_line(tmp_path: Path) -> None:
     with sandbox() as sb:
         run = run_tap(sb.config_for("oauth1"), tmp_path, streams=(*CORE_STREAMS, "api_usage"))
