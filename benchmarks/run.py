@@ -82,7 +82,8 @@ ANALYTICS_STREAMS = frozenset(
 # Streams whose selection makes the run read private families: the private metric streams
 # (the daily snapshots hold the families read, and add only the public one).
 PRIVATE_READERS = frozenset(spec.name for spec in CATALOGUE if spec.user_context and spec.family)
-RUN_STREAMS = frozenset(spec.name for spec in CATALOGUE if spec.part is Part.RUNS)
+# The run's own record and X's usage count: neither comes from the pass measured here.
+UNMEASURED = frozenset(spec.name for spec in CATALOGUE if spec.part in {Part.RUNS, Part.USAGE})
 OWN_TIMELINE_ROUTE = "/2/users/:id/tweets"
 PRIVATE_FAMILIES = ("non_public_metrics", "organic_metrics", "promoted_metrics")
 # The tap's default `exclude`, which the lookup scenarios keep.
@@ -624,8 +625,7 @@ def select(catalog: dict[str, t.Any], selection: str) -> tuple[dict[str, t.Any],
         for item in entry["metadata"]:
             if item["breadcrumb"] == []:
                 on = selection == "all" or bool(item["metadata"].get("selected-by-default"))
-                # The run's own record has no counterpart in the baseline's output.
-                on = on and entry["tap_stream_id"] not in RUN_STREAMS
+                on = on and entry["tap_stream_id"] not in UNMEASURED
                 metadata.append({**item, "metadata": {**item["metadata"], "selected": on}})
                 if on:
                     chosen.append(entry["tap_stream_id"])
