@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from singer_sdk.exceptions import FatalAPIError
 
 from tap_twitter_metrics.records import Page, observed_now, parse_user_page
-from tap_twitter_metrics.selection import USER_FIELDS
+from tap_twitter_metrics.selection import MAX_IDS, USER_FIELDS
 
 if t.TYPE_CHECKING:
     import logging
@@ -24,7 +24,6 @@ if t.TYPE_CHECKING:
     from tap_twitter_metrics.records import Problem
     from tap_twitter_metrics.selection import Selection
 
-MAX_IDS = 100
 PARTIAL_ERROR_KINDS = {
     "resource-not-found": "not found",
     "not-authorized-for-resource": "not visible (protected or suspended author)",

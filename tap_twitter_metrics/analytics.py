@@ -24,8 +24,6 @@ ENDPOINTS = {
     Part.TWEET_ANALYTICS: ("/2/tweets/analytics", "ids", "analytics.fields"),
     Part.MEDIA_ANALYTICS: ("/2/media/analytics", "media_keys", "media_analytics.fields"),
 }
-# Ids or media keys one request may name.
-MAX_RESOURCES = 100
 BUCKET_LENGTH = {
     "hourly": timedelta(hours=1),
     "daily": timedelta(days=1),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import typing as t
 from datetime import datetime, timezone
 
-from tap_twitter_metrics.settings import parse_datetime
+from tap_twitter_metrics.settings import POST_ID, parse_datetime
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -84,7 +84,7 @@ def _id_errors(holder: Mapping[str, t.Any], where: str) -> list[str]:
 
 
 def _is_id(value: object) -> bool:
-    return isinstance(value, str) and value.isdigit() and len(value) <= 19
+    return isinstance(value, str) and POST_ID.fullmatch(value) is not None
 
 
 def _is_span(span: object) -> bool:

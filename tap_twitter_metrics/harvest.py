@@ -19,7 +19,6 @@ from functools import cached_property
 
 from tap_twitter_metrics import analytics
 from tap_twitter_metrics.accounts import (
-    MAX_IDS,
     PARTIAL_ERROR_KINDS,
     UNREACHABLE_KINDS,
     Account,
@@ -28,7 +27,8 @@ from tap_twitter_metrics.accounts import (
 from tap_twitter_metrics.analytics import OwnPosts
 from tap_twitter_metrics.billing import Budget, Reads
 from tap_twitter_metrics.records import Page, observed_now, parse_analytics, parse_page
-from tap_twitter_metrics.windows import Span, snowflake_time
+from tap_twitter_metrics.selection import MAX_IDS
+from tap_twitter_metrics.windows import Span, api_time, snowflake_time
 
 if t.TYPE_CHECKING:
     import logging
@@ -50,11 +50,6 @@ PAGE_SIZE = 100
 MIN_PAGE_SIZE = 5
 # The timeline refuses a start_time before this instant.
 OLDEST_START_TIME = datetime(2010, 11, 6, 0, 0, 1, tzinfo=timezone.utc)
-
-
-def api_time(moment: datetime) -> str:
-    """The timeline's time parameter format: whole seconds, UTC."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def span_params(span: Span) -> dict[str, str]:
@@ -519,7 +514,7 @@ class Harvest:
     def _hand_on(self, page: Page, *, own_timeline: bool = False) -> Page:
         """Count what a page brings as it leaves the pass, and say what it had to change."""
         self._count_problems(page.problems)
-        self._warn_notes(page.notes)
+        self.warn_notes(page.notes)
         own = len(page.tweets) if own_timeline else 0
         self.reads.own_posts += own
         self.reads.other_posts += len(page.tweets) - own
@@ -531,7 +526,7 @@ class Harvest:
     def _parse(self, body: dict[str, t.Any]) -> Page:
         return parse_page(body, observed_now(), media_expanded=self.selection.wants_media)
 
-    def _warn_notes(self, notes: Iterable[ValueNote]) -> None:
+    def warn_notes(self, notes: Iterable[ValueNote]) -> None:
         """One warning per value loaded otherwise than sent, once a run."""
         for note in notes:
             where = (note.kind, note.resource_id, note.field)

@@ -24,6 +24,8 @@ TWEET_FIELDS = (
 # The API sends media_key and type unasked.
 MEDIA_FIELDS = tuple(c for c in STREAM_COLUMNS["media"] if c not in {"media_key", "type"})
 USER_FIELDS = "created_at,public_metrics"
+# The most ids, usernames or media keys X takes in one request.
+MAX_IDS = 100
 MEDIA_PARTS = frozenset({Part.MEDIA, Part.MEDIA_METRICS, Part.MEDIA_DAILY, Part.MEDIA_ANALYTICS})
 ANALYTICS_PARTS = frozenset({Part.TWEET_ANALYTICS, Part.MEDIA_ANALYTICS})
 # Accounts come from the users endpoints, analytics and usage from their own and the run's

@@ -16,7 +16,8 @@ from singer_sdk.typing import DEFAULT_JSONSCHEMA_VALIDATOR
 from tap_twitter_metrics.billing import PRICES
 from tap_twitter_metrics.credentials import credential_errors
 
-_POST_ID = re.compile(r"[0-9]{1,19}")
+# A post or account id: X's ids are numeric strings of up to 19 digits.
+POST_ID = re.compile(r"[0-9]{1,19}")
 _USERNAME = re.compile(r"@?[A-Za-z0-9_]{1,15}")
 _API_URL = re.compile(r"https?://[^/\s?#]+(/[^\s?#]*)?")
 EXCLUSIONS = ("retweets", "replies")
@@ -302,8 +303,8 @@ def _strings(config: t.Mapping[str, t.Any], setting: str) -> list[str]:
 def _id_errors(config: t.Mapping[str, t.Any]) -> list[str]:
     errors: list[str] = []
     for setting, pattern, what in (
-        ("user_ids", _POST_ID, "a numeric account id of 1 to 19 digits"),
-        ("tweet_ids", _POST_ID, "a numeric post id of 1 to 19 digits"),
+        ("user_ids", POST_ID, "a numeric account id of 1 to 19 digits"),
+        ("tweet_ids", POST_ID, "a numeric post id of 1 to 19 digits"),
         ("usernames", _USERNAME, "a handle of 1 to 15 letters, digits or underscores"),
     ):
         errors.extend(

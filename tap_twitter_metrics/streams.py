@@ -29,14 +29,13 @@ from tap_twitter_metrics.bookmarks import (
 from tap_twitter_metrics.catalogue import CATALOGUE, SCHEMAS, STREAMS, Part, StreamSpec
 from tap_twitter_metrics.client import CredentialsRefusedError
 from tap_twitter_metrics.credentials import app_credentials
-from tap_twitter_metrics.harvest import LazyHarvest, api_time
 from tap_twitter_metrics.records import observed_now, parse_usage
 from tap_twitter_metrics.sdk_overrides import (
     PartlyBookmarkedStream,
     TypedRecordsStream,
     record_messages,
 )
-from tap_twitter_metrics.selection import ANALYTICS_PARTS
+from tap_twitter_metrics.selection import ANALYTICS_PARTS, MAX_IDS
 from tap_twitter_metrics.settings import parse_datetime
 
 if t.TYPE_CHECKING:
@@ -46,6 +45,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.mapper import StreamMap
 
+    from tap_twitter_metrics.harvest import LazyHarvest
     from tap_twitter_metrics.records import Page
 
 LOOKUP_CONTEXT = {"lookup": "tweet_ids"}
@@ -168,7 +168,7 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
         """Beside the bookmark: what it holds for, the newest post, what is left to read."""
         state = self.get_context_state(context)
         state[WRITTEN_STATE_KEY] = sorted(self._post_streams)
-        state[READ_AT_STATE_KEY] = api_time(self.harvest().now)
+        state[READ_AT_STATE_KEY] = windows.api_time(self.harvest().now)
         kept = state.get(NEWEST_ID_STATE_KEY)
         if newest and (not kept or int(newest) > int(kept)):
             state[NEWEST_ID_STATE_KEY] = newest
@@ -302,7 +302,7 @@ class AnalyticsStream(PartlyBookmarkedStream, CatalogueStream):
         try:
             resources = window.resources
             price = "price_per_analytics_resource"
-            for batch in harvest.budget.batches(resources, price, size=analytics.MAX_RESOURCES):
+            for batch in harvest.budget.batches(resources, price, size=MAX_IDS):
                 page = harvest.analytics(self.spec, batch, window, self.granularity)
                 unreadable += page.unreadable
                 self.records_written += len(page.records)
@@ -398,8 +398,7 @@ class UsageStream(CatalogueStream):
             )
             return
         page = parse_usage(body, observed_now())
-        for note in page.notes:
-            self.logger.warning("Value changed to load: %s.", note)
+        self.harvest().warn_notes(page.notes)
         self.records_written += len(page.records)
         yield from page.records
 

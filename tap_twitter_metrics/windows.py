@@ -21,6 +21,11 @@ SNOWFLAKE_EPOCH_MS = 1288834974657
 SNOWFLAKE_START = datetime(2010, 11, 4, tzinfo=timezone.utc)
 
 
+def api_time(moment: datetime) -> str:
+    """The timeline's time parameter format, which the state keeps too: whole seconds, UTC."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def snowflake_time(post_id: str) -> datetime | None:
     """Creation time encoded in a post id, when the id is a snowflake."""
     if not post_id.isdigit():
@@ -66,8 +71,8 @@ class Span:
     def as_state(self) -> dict[str, str | None]:
         """The span as the state keeps it."""
         return {
-            "start": _time(self.start),
-            "end": _time(self.end),
+            "start": api_time(self.start) if self.start else None,
+            "end": api_time(self.end) if self.end else None,
             "since_id": self.since_id,
             "until_id": self.until_id,
         }
@@ -81,10 +86,6 @@ class Span:
             since_id=kept.get("since_id"),
             until_id=kept.get("until_id"),
         )
-
-
-def _time(moment: datetime | None) -> str | None:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if moment else None
 
 
 @dataclass(frozen=True)
