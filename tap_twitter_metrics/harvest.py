@@ -28,7 +28,7 @@ from tap_twitter_metrics.analytics import OwnPosts
 from tap_twitter_metrics.billing import Budget, Reads
 from tap_twitter_metrics.records import Page, observed_now, parse_analytics, parse_page
 from tap_twitter_metrics.selection import MAX_IDS
-from tap_twitter_metrics.windows import Span, api_time, snowflake_time
+from tap_twitter_metrics.windows import Span, TimelineRead, api_time, snowflake_time
 
 if t.TYPE_CHECKING:
     import logging
@@ -142,8 +142,8 @@ class Harvest:
             logger=logger,
             own_id=account_id,
         )
-        self.unread: dict[str, list[Span]] = {}
-        """Per account read this run, the spans of its timeline the read cap left unread."""
+        self.read: dict[str, TimelineRead] = {}
+        """Per account read this run, its newest post and the spans the read cap left."""
         self.run_id = str(uuid.uuid4())
         self.started_at = observed_now()
         self.now = datetime.now(timezone.utc).replace(microsecond=0)
@@ -182,7 +182,7 @@ class Harvest:
     def timeline(self, account: Account, spans: Sequence[Span]) -> Iterator[Page]:
         """The pages of an account's timeline over `spans`, newest first, each post once.
 
-        What the read cap leaves of the spans is kept in `unread` for the account's state.
+        The newest post read and what the read cap leaves of the spans are kept in `read`.
         """
         yield from self.account_pages()
         if not self.selection.wants_posts:
@@ -195,7 +195,8 @@ class Harvest:
             oldest: str | None = None
             for page in self._timeline_passes(account, left[0], seen):
                 if page.returned_ids:
-                    oldest = min((*page.returned_ids, *([oldest] if oldest else [])), key=int)
+                    page_oldest = min(page.returned_ids, key=int)
+                    oldest = page_oldest if oldest is None else min(oldest, page_oldest, key=int)
                 if self._wanted_ids:
                     # Posts handed on here are not bought again by the lookups.
                     self._read_in_timelines.update(self._wanted_ids.intersection(page.returned_ids))
@@ -208,7 +209,7 @@ class Harvest:
                 left[0] = left[0].below(oldest) if oldest else left[0]
                 break
             left.pop(0)
-        self.unread[account.id] = left
+        self.read[account.id] = TimelineRead(max(seen, key=int) if seen else None, left)
         self._note_own_posts_read(account, spans, left)
         self.logger.info(
             "Account %s: %d posts read in %d requests, %s.",

@@ -152,29 +152,26 @@ class Tweets(PartlyBookmarkedStream, CatalogueStream):
         self.tap.state_writer.write_state(self.tap.state)
         for stream in self.pass_streams:
             stream.announce()
-        newest: str | None = None
         for page in self._pages(context):
             for stream in self.pass_streams:
                 stream.take(page)
             self.records_written += len(page.tweets)
-            if page.returned_ids:
-                newest = max((*page.returned_ids, *([newest] if newest else [])), key=int)
             yield from page.tweets
         if self.keeps_bookmark(context):
-            self._keep_progress(t.cast("dict[str, t.Any]", context), newest)
+            self._keep_progress(t.cast("dict[str, t.Any]", context))
         self.bookmark_read_partition(context)
 
-    def _keep_progress(self, context: dict[str, t.Any], newest: str | None) -> None:
+    def _keep_progress(self, context: dict[str, t.Any]) -> None:
         """Beside the bookmark: what it holds for, the newest post, what is left to read."""
         state = self.get_context_state(context)
         state[WRITTEN_STATE_KEY] = sorted(self._post_streams)
         state[READ_AT_STATE_KEY] = windows.api_time(self.harvest().now)
+        read = self.harvest().read.get(context["author_id"], windows.TimelineRead())
         kept = state.get(NEWEST_ID_STATE_KEY)
-        if newest and (not kept or int(newest) > int(kept)):
-            state[NEWEST_ID_STATE_KEY] = newest
-        unread = self.harvest().unread.get(context["author_id"], [])
-        if unread:
-            state[UNREAD_STATE_KEY] = [span.as_state() for span in unread]
+        if read.newest_id and (not kept or int(read.newest_id) > int(kept)):
+            state[NEWEST_ID_STATE_KEY] = read.newest_id
+        if read.unread:
+            state[UNREAD_STATE_KEY] = [span.as_state() for span in read.unread]
         else:
             state.pop(UNREAD_STATE_KEY, None)
 

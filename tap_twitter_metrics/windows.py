@@ -9,7 +9,7 @@ stopped at its read cap. Stretches that overlap are read as one.
 from __future__ import annotations
 
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from tap_twitter_metrics.settings import parse_datetime
@@ -86,6 +86,14 @@ class Span:
             since_id=kept.get("since_id"),
             until_id=kept.get("until_id"),
         )
+
+
+@dataclass(frozen=True)
+class TimelineRead:
+    """What a run read of one account's timeline: its newest post, and what the cap left."""
+
+    newest_id: str | None = None
+    unread: list[Span] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
