@@ -107,3 +107,14 @@ def run_tap(
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
     messages = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     return TapRun(result.returncode, messages, result.stderr)
+
+
+def bookmark_state(author_id: str, value: object, **kept: t.Any) -> dict[str, t.Any]:
+    """A state holding one account's `tweets` bookmark, and what else `kept` puts beside it."""
+    partition = {
+        "context": {"author_id": author_id},
+        "replication_key": "created_at",
+        "replication_key_value": value,
+        **kept,
+    }
+    return {"bookmarks": {"tweets": {"partitions": [partition]}}}

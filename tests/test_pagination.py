@@ -8,7 +8,7 @@ from collections import Counter
 
 from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tests.expected import timeline_posts
-from tests.tapruns import PUBLIC_STREAMS, run_tap
+from tests.tapruns import PUBLIC_STREAMS, bookmark_state, run_tap
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -24,19 +24,7 @@ def test_a_repeated_next_token_stops_the_timeline_and_keeps_the_bookmark(tmp_pat
         config = sb.config_for("bearer") | {"user_ids": [world.main_user_id]}
         posts = timeline_posts(world, world.main_user_id)
         old = posts[-1].created_at_api
-        state = {
-            "bookmarks": {
-                "tweets": {
-                    "partitions": [
-                        {
-                            "context": {"author_id": world.main_user_id},
-                            "replication_key": "created_at",
-                            "replication_key_value": old,
-                        }
-                    ]
-                }
-            }
-        }
+        state = bookmark_state(world.main_user_id, old)
         run = run_tap(config | {"lookback_days": 0}, tmp_path, streams=PUBLIC_STREAMS, state=state)
 
         assert run.returncode == 0, run.stderr

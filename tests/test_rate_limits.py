@@ -17,7 +17,7 @@ from tests.faultruns import (
     secrets_of,
     sync_config,
 )
-from tests.tapruns import CORE_STREAMS, PUBLIC_STREAMS, TapRun, run_tap
+from tests.tapruns import CORE_STREAMS, PUBLIC_STREAMS, TapRun, bookmark_state, run_tap
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -78,19 +78,7 @@ def test_a_window_reopening_later_than_the_longest_wait_stops_before_asking(
         main_posts = timeline_posts(world, main)
         partner_posts = timeline_posts(world, partner)
         old_bookmark = main_posts[60].created_at_api
-        state = {
-            "bookmarks": {
-                "tweets": {
-                    "partitions": [
-                        {
-                            "context": {"author_id": main},
-                            "replication_key": "created_at",
-                            "replication_key_value": old_bookmark,
-                        }
-                    ]
-                }
-            }
-        }
+        state = bookmark_state(main, old_bookmark)
         config = {
             **sb.config_for("bearer"),
             "user_ids": [partner, main],

@@ -10,11 +10,12 @@ import pytest
 from tap_twitter_metrics_sandbox import MAIN_USER_ID, Sandbox, SandboxOptions
 from tests.expected import timeline_posts
 from tests.faultruns import NOW
-from tests.tapruns import TapRun, run_tap
+from tests.tapruns import TapRun, bookmark_state, run_tap
 
 if t.TYPE_CHECKING:
     from pathlib import Path
 
+    from tap_twitter_metrics_sandbox import World
     from tap_twitter_metrics_sandbox.usage import UsageCounts
 
 STREAMS = ("users", "tweets", "tweet_public_metrics", "sync_runs")
@@ -60,6 +61,13 @@ def reads(record: dict[str, t.Any]) -> int:
     )
 
 
+def capped_run(tmp_path: Path, **cap: float) -> tuple[World, TapRun]:
+    """One first run of the main account's 300-post timeline under `cap`."""
+    with Sandbox(SandboxOptions(seed=7, posts=300, now=NOW)) as sb:
+        config = {**sb.config_for("bearer"), "user_ids": [sb.world.main_user_id], **cap}
+        return sb.world, run_tap(config, tmp_path, streams=STREAMS)
+
+
 def test_a_capped_first_sync_of_3200_posts_finishes_over_runs_each_post_once(
     tmp_path: Path,
 ) -> None:
@@ -95,14 +103,7 @@ def test_a_capped_first_sync_of_3200_posts_finishes_over_runs_each_post_once(
 
 
 def test_a_capped_run_keeps_what_is_left_in_the_state(tmp_path: Path) -> None:
-    with Sandbox(SandboxOptions(seed=7, posts=300, now=NOW)) as sb:
-        world = sb.world
-        config = {
-            **sb.config_for("bearer"),
-            "user_ids": [world.main_user_id],
-            "max_billed_reads_per_run": 151,
-        }
-        run = run_tap(config, tmp_path, streams=STREAMS)
+    world, run = capped_run(tmp_path, max_billed_reads_per_run=151)
 
     posts = timeline_posts(world, world.main_user_id)
     assert run.returncode == 0, run.stderr
@@ -153,14 +154,7 @@ def test_finished_accounts_advance_and_the_one_cut_short_resumes_where_it_stoppe
 
 
 def test_a_cost_cap_stops_before_the_charge_would_pass_it(tmp_path: Path) -> None:
-    with Sandbox(SandboxOptions(seed=7, posts=300, now=NOW)) as sb:
-        world = sb.world
-        config = {
-            **sb.config_for("bearer"),
-            "user_ids": [world.main_user_id],
-            "max_cost_per_run_usd": 1,
-        }
-        run = run_tap(config, tmp_path, streams=STREAMS)
+    world, run = capped_run(tmp_path, max_cost_per_run_usd=1)
 
     assert run.returncode == 0, run.stderr
     record = run_record(run)
@@ -211,13 +205,7 @@ def test_what_a_run_leaves_beside_the_bookmark_is_checked_before_any_request(
 ) -> None:
     with Sandbox(SandboxOptions(seed=7, now=NOW)) as sb:
         author = sb.world.main_user_id
-        partition = {
-            "context": {"author_id": author},
-            "replication_key": "created_at",
-            "replication_key_value": "2026-11-01T00:00:00.000Z",
-            **kept,
-        }
-        state = {"bookmarks": {"tweets": {"partitions": [partition]}}}
+        state = bookmark_state(author, "2026-11-01T00:00:00.000Z", **kept)
         config = {**sb.config_for("bearer"), "user_ids": [author]}
         run = run_tap(config, tmp_path, streams=STREAMS, state=state)
         requests = len(sb.requests)

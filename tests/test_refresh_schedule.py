@@ -9,7 +9,7 @@ from tap_twitter_metrics.settings import parse_datetime
 from tap_twitter_metrics_sandbox import Sandbox, SandboxOptions
 from tests.expected import timeline_posts
 from tests.faultruns import NOW
-from tests.tapruns import run_tap
+from tests.tapruns import bookmark_state, run_tap
 
 if t.TYPE_CHECKING:
     from pathlib import Path
@@ -26,22 +26,13 @@ def test_a_run_reads_the_new_posts_and_each_age_window_since_the_last_run(
         world = sb.world
         posts = timeline_posts(world, world.main_user_id)
         seen = next(post for post in posts if post.created_at <= last_run - timedelta(hours=1))
-        state = {
-            "bookmarks": {
-                "tweets": {
-                    "partitions": [
-                        {
-                            "context": {"author_id": world.main_user_id},
-                            "replication_key": "created_at",
-                            "replication_key_value": seen.created_at_api,
-                            "newest_post_id": seen.id,
-                            "read_at": api(last_run),
-                            "bookmarked_streams": ["tweet_public_metrics", "tweets"],
-                        }
-                    ]
-                }
-            }
-        }
+        state = bookmark_state(
+            world.main_user_id,
+            seen.created_at_api,
+            newest_post_id=seen.id,
+            read_at=api(last_run),
+            bookmarked_streams=["tweet_public_metrics", "tweets"],
+        )
         config = {
             **sb.config_for("bearer"),
             "user_ids": [world.main_user_id],

@@ -16,7 +16,7 @@ from tests.expected import (
     timeline_posts,
     without_observed_at,
 )
-from tests.tapruns import CORE_STREAMS, PUBLIC_STREAMS, TapRun, run_tap
+from tests.tapruns import CORE_STREAMS, PUBLIC_STREAMS, TapRun, bookmark_state, run_tap
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -290,15 +290,6 @@ def test_incremental_run_reads_the_lookback_window_and_refreshes_its_figures(
     assert second.state["bookmarks"]["tweets"]["partitions"][0]["replication_key_value"] == (
         timeline_posts(world, world.main_user_id)[0].created_at_api
     )
-
-
-def bookmark_state(author_id: str, value: object) -> dict[str, t.Any]:
-    partition = {
-        "context": {"author_id": author_id},
-        "replication_key": "created_at",
-        "replication_key_value": value,
-    }
-    return {"bookmarks": {"tweets": {"partitions": [partition]}}}
 
 
 def test_run_that_reads_nothing_new_keeps_the_bookmark(sandbox: Sandbox, tmp_path: Path) -> None:
