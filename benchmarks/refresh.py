@@ -75,7 +75,7 @@ from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from benchmarks.run import machine, mark, row
+from benchmarks.run import add_output_argument, machine, mark, row
 from tap_twitter_metrics.billing import PRICES
 from tap_twitter_metrics_sandbox import MAIN_USER_ID, Sandbox, SandboxOptions
 
@@ -887,13 +887,7 @@ def execute(argv: Sequence[str] | None = None) -> tuple[Outcome, str]:
         "--quick", action="store_true", help=f"{QUICK.days} simulated days, shorter history"
     )
     parser.add_argument("--days", type=int, default=None, help="simulated days (default 30)")
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=None,
-        help=f"write the report here too (default {RESULTS.relative_to(HERE.parent)}; "
-        "with --quick, nowhere)",
-    )
+    add_output_argument(parser, RESULTS)
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     if args.days is not None:

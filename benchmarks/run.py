@@ -801,6 +801,17 @@ def run_latency(bench: Bench, sizes: Sizes, reference: Scenario) -> Latency:
     )
 
 
+def add_output_argument(parser: argparse.ArgumentParser, results: Path) -> None:
+    """`--output`: where the report is written too, besides stdout."""
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=None,
+        help=f"write the report here too (default {results.relative_to(HERE.parent)}; "
+        "with --quick, nowhere)",
+    )
+
+
 def mark(ok: bool) -> str:
     """yes, or a bold no."""
     return "yes" if ok else "**no**"
@@ -1064,13 +1075,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="runs of the largest lookups (default 2, at most --repeat)",
     )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=None,
-        help=f"write the report here too (default {RESULTS.relative_to(HERE.parent)}; "
-        "with --quick, nowhere)",
-    )
+    add_output_argument(parser, RESULTS)
     args = parser.parse_args(argv)
     sizes = QUICK if args.quick else FULL
     repeat = args.repeat or (1 if args.quick else 3)
